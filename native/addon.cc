@@ -1,0 +1,206 @@
+// Node-API glue: reads the flat plan from lib/, runs the work on libuv's thread pool, and
+// returns plain numbers and strings. All policy lives in lib/.
+
+#include <napi.h>
+
+#include <string>
+#include <vector>
+
+#include "launch.h"
+#include "nss.h"
+#include "steps.h"
+#include "watch.h"
+
+namespace {
+
+std::string bytes(const Napi::Value& value) {
+  Napi::Buffer<char> buf = value.As<Napi::Buffer<char>>();
+  return std::string(buf.Data(), buf.Length());
+}
+
+NameKey name_key(const Napi::Value& value) {
+  NameKey key;
+  if (value.IsNumber()) {
+    key.by_id = true;
+    key.id = static_cast<unsigned long>(value.As<Napi::Number>().DoubleValue());
+  } else {
+    key.name = value.As<Napi::String>().Utf8Value();
+  }
+  return key;
+}
+
+class ResolveWorker : public Napi::AsyncWorker {
+ public:
+  ResolveWorker(Napi::Env env, ResolveInput input)
+      : Napi::AsyncWorker(env, "capspawn:resolve"), input_(std::move(input)), deferred_(env) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { result_ = capspawn_resolve(input_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    if (result_.failed_call != nullptr) {
+      out.Set("errno", result_.err);
+      out.Set("syscall", result_.failed_call);
+      deferred_.Resolve(out);
+      return;
+    }
+    if (result_.user_found) {
+      Napi::Object user = Napi::Object::New(env);
+      user.Set("name", result_.user.name);
+      user.Set("uid", static_cast<double>(result_.user.uid));
+      user.Set("gid", static_cast<double>(result_.user.gid));
+      user.Set("home", result_.user.home);
+      user.Set("shell", result_.user.shell);
+      out.Set("user", user);
+    } else {
+      out.Set("user", env.Null());
+    }
+    Napi::Array groups = Napi::Array::New(env, result_.groups.size());
+    for (size_t i = 0; i < result_.groups.size(); i++) {
+      if (!result_.group_found[i]) {
+        groups.Set(i, env.Null());
+        continue;
+      }
+      Napi::Object group = Napi::Object::New(env);
+      group.Set("name", result_.groups[i].name);
+      group.Set("gid", static_cast<double>(result_.groups[i].gid));
+      groups.Set(i, group);
+    }
+    out.Set("groups", groups);
+    if (result_.has_user_groups) {
+      Napi::Array list = Napi::Array::New(env, result_.user_groups.size());
+      for (size_t i = 0; i < result_.user_groups.size(); i++)
+        list.Set(i, static_cast<double>(result_.user_groups[i]));
+      out.Set("userGroups", list);
+    } else {
+      out.Set("userGroups", env.Null());
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  ResolveInput input_;
+  ResolveResult result_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// resolve({ user?, groups: (string|number)[], userGroups: boolean })
+Napi::Value Resolve(const Napi::CallbackInfo& info) {
+  Napi::Object req = info[0].As<Napi::Object>();
+  ResolveInput input;
+  Napi::Value user = req.Get("user");
+  if (!user.IsUndefined() && !user.IsNull()) {
+    input.has_user = true;
+    input.user = name_key(user);
+  }
+  Napi::Array groups = req.Get("groups").As<Napi::Array>();
+  for (uint32_t i = 0; i < groups.Length(); i++) input.groups.push_back(name_key(groups.Get(i)));
+  input.want_user_groups = req.Get("userGroups").ToBoolean().Value();
+  auto* worker = new ResolveWorker(info.Env(), std::move(input));
+  worker->Queue();
+  return worker->Promise();
+}
+
+class LaunchWorker : public Napi::AsyncWorker {
+ public:
+  LaunchWorker(Napi::Env env, LaunchInput input)
+      : Napi::AsyncWorker(env, "capspawn:launch"), input_(std::move(input)), deferred_(env) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+
+  void Execute() override { result_ = capspawn_launch(input_); }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    Napi::Object out = Napi::Object::New(env);
+    if (result_.ok) {
+      out.Set("pid", result_.pid);
+      out.Set("pidfd", result_.pidfd);
+      Napi::Array fds = Napi::Array::New(env, result_.parent_fds.size());
+      for (size_t i = 0; i < result_.parent_fds.size(); i++) fds.Set(i, result_.parent_fds[i]);
+      out.Set("fds", fds);
+    } else {
+      out.Set("step", result_.step);
+      out.Set("errno", result_.err);
+      out.Set("detail", result_.detail);
+      out.Set("signal", result_.signal);
+    }
+    deferred_.Resolve(out);
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  LaunchInput input_;
+  LaunchResult result_;
+  Napi::Promise::Deferred deferred_;
+};
+
+uint32_t u32(const Napi::Object& plan, const char* key) {
+  return static_cast<uint32_t>(plan.Get(key).As<Napi::Number>().DoubleValue());
+}
+
+// launch(plan): the plan is built and checked by lib/plan.ts.
+Napi::Value Launch(const Napi::CallbackInfo& info) {
+  Napi::Object plan = info[0].As<Napi::Object>();
+  LaunchInput in;
+  in.argv_block = bytes(plan.Get("argv"));
+  in.env_block = bytes(plan.Get("env"));
+  in.candidates_block = bytes(plan.Get("candidates"));
+  in.uid = u32(plan, "uid");
+  in.gid = u32(plan, "gid");
+  Napi::Uint32Array groups = plan.Get("groups").As<Napi::Uint32Array>();
+  in.groups.assign(groups.Data(), groups.Data() + groups.ElementLength());
+  Napi::Uint32Array caps = plan.Get("caps").As<Napi::Uint32Array>();
+  in.caps[0] = caps[0];
+  in.caps[1] = caps[1];
+  in.cap_last_cap = plan.Get("capLastCap").As<Napi::Number>().Int32Value();
+  in.limit_bounding_set = plan.Get("limitBoundingSet").ToBoolean();
+  in.no_root = plan.Get("noRoot").ToBoolean();
+  in.no_new_privs = plan.Get("noNewPrivileges").ToBoolean();
+  in.new_session = plan.Get("newSession").ToBoolean();
+  in.umask = plan.Get("umask").As<Napi::Number>().Int32Value();
+  Napi::Value cwd = plan.Get("cwd");
+  in.has_cwd = !cwd.IsNull();
+  if (in.has_cwd) {
+    in.cwd = bytes(cwd);
+    in.cwd.pop_back();  // the block's terminating NUL; c_str() adds its own
+  }
+  in.pdeath_signal = plan.Get("parentDeathSignal").As<Napi::Number>().Int32Value();
+  Napi::Int32Array stdio = plan.Get("stdio").As<Napi::Int32Array>();
+  for (size_t i = 0; i + 1 < stdio.ElementLength(); i += 2)
+    in.stdio.push_back({static_cast<StdioKind>(stdio[i]), stdio[i + 1]});
+  in.test_kill_before_verify = plan.Get("testKillBeforeVerify").ToBoolean();
+  auto* worker = new LaunchWorker(info.Env(), std::move(in));
+  worker->Queue();
+  return worker->Promise();
+}
+
+Napi::Value CloneSharesMemory(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), capspawn_clone_shares_memory());
+}
+
+Napi::Array NameList(Napi::Env env, const std::vector<const char*>& names) {
+  Napi::Array out = Napi::Array::New(env, names.size());
+  for (size_t i = 0; i < names.size(); i++) out.Set(i, names[i]);
+  return out;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+#define CAPSPAWN_NAME(id, name) name,
+  exports.Set("steps", NameList(env, {CAPSPAWN_STEPS(CAPSPAWN_NAME)}));
+  exports.Set("verifyItems", NameList(env, {CAPSPAWN_VERIFY_ITEMS(CAPSPAWN_NAME)}));
+#undef CAPSPAWN_NAME
+  exports.Set("resolve", Napi::Function::New<Resolve>(env, "resolve"));
+  exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
+  exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
+  exports.Set("PidfdWatch", PidfdWatch::Define(env));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(capspawn, Init)

@@ -1,0 +1,282 @@
+// The child procedure. It runs on its own stack, in the parent's memory (CLONE_VM) while the
+// parent thread is suspended (CLONE_VFORK). Its contract, as for libuv's
+// uv__process_child_init and Go's forkAndExecInChild1:
+//   - only raw system calls: no malloc, no locks, no stdio, no C++ containers or exceptions,
+//     and no glibc set*id wrappers (they signal the parent's other threads to change their
+//     credentials too, see nptl/nptl_setxid.c);
+//   - it reads the plan and writes only `shared` and its own stack;
+//   - every failure reports {step, errno, detail} on the close-on-exec pipe and _exit(127)s.
+// The steps follow the order in docs/design.md; each step's comment says why it is there.
+
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/prctl.h>
+#include <linux/securebits.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "steps.h"
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+namespace {
+
+// The kernel's struct sigaction for rt_sigaction on x86_64 and arm64 (both have sa_restorer).
+struct KernelSigaction {
+  void (*handler)(int);
+  unsigned long flags;
+  void (*restorer)(void);
+  uint64_t mask;
+};
+constexpr int kKernelSigsetSize = 8;
+constexpr int kMaxSignal = 64;
+
+struct Child {
+  const ChildPlan* plan;
+  ChildShared* shared;
+
+  void enter(Step step) const { shared->step = step; }
+
+  [[noreturn]] void fail(int err, int detail = 0) const {
+    ChildReport report = {shared->step, err, detail};
+    while (syscall(SYS_write, plan->report_fd, &report, sizeof report) < 0 && errno == EINTR) {
+    }
+    syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
+  }
+
+  bool wants_cap(int cap) const { return (plan->caps[cap / 32] >> (cap % 32)) & 1U; }
+};
+
+bool verify_credentials(const Child& c, int* item, int* err);
+
+}  // namespace
+
+int capspawn_child_main(void* raw) {
+  const ChildArgs* args = static_cast<const ChildArgs*>(raw);
+  const ChildPlan* p = args->plan;
+  const Child c = {p, args->shared};
+
+  // Signals are all blocked (the parent blocked them before clone). Reset every handler and
+  // every ignored signal to the default: a parent handler must never run here (it would run
+  // on the parent's memory), and SIG_IGN survives execve (Node ignores SIGPIPE).
+  c.enter(STEP_SIGACTION);
+  KernelSigaction dfl = {SIG_DFL, 0, nullptr, 0};
+  for (int sig = 1; sig <= kMaxSignal; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    if (syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kKernelSigsetSize) != 0) c.fail(errno, sig);
+  }
+
+  if (p->new_session) {
+    c.enter(STEP_SETSID);
+    if (syscall(SYS_setsid) < 0) c.fail(errno);
+  }
+
+  // dup2 clears close-on-exec on the new fd; the sources stay close-on-exec.
+  c.enter(STEP_DUP2);
+  for (int slot = 0; slot < p->nstdio; slot++) {
+    if (p->stdio_src[slot] < 0) {
+      syscall(SYS_close, slot);  // EBADF: it was not open, which is what was asked
+    } else if (syscall(SYS_dup2, p->stdio_src[slot], slot) < 0) {
+      c.fail(errno, slot);
+    }
+  }
+  if (p->umask >= 0) syscall(SYS_umask, p->umask);
+
+  // Groups before gids, gids before uids: each needs CAP_SETGID, which the uid change drops.
+  c.enter(STEP_SETGROUPS);
+  if (syscall(SYS_setgroups, p->ngroups, p->groups) != 0) c.fail(errno);
+  c.enter(STEP_SETRESGID);
+  if (syscall(SYS_setresgid, p->gid, p->gid, p->gid) != 0) c.fail(errno);
+
+  // Bounding-set drops and securebits need CAP_SETPCAP, so they come before the uid change.
+  if (p->limit_bounding_set) {
+    c.enter(STEP_CAPBSET_DROP);
+    for (int cap = 0; cap <= p->cap_last_cap; cap++) {
+      if (c.wants_cap(cap)) continue;
+      if (syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) c.fail(errno, cap);
+    }
+  }
+  if (p->no_root) {
+    // Without SECBIT_NOROOT, execve gives uid 0 the whole bounding set back (capabilities(7)).
+    c.enter(STEP_SECUREBITS);
+    if (syscall(SYS_prctl, PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0)
+      c.fail(errno);
+  }
+
+  // Leaving uid 0 clears the permitted set unless KEEPCAPS is on (capabilities(7), "Effect of
+  // user ID changes on capabilities"), and it always clears the ambient set.
+  c.enter(STEP_KEEPCAPS);
+  if (syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0) c.fail(errno);
+  c.enter(STEP_SETRESUID);
+  if (syscall(SYS_setresuid, p->uid, p->uid, p->uid) != 0) c.fail(errno);
+
+  // Exactly the requested set, in every set. An ambient bit needs it permitted and inheritable.
+  c.enter(STEP_CAPSET);
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {
+      {p->caps[0], p->caps[0], p->caps[0]},
+      {p->caps[1], p->caps[1], p->caps[1]},
+  };
+  if (syscall(SYS_capset, &header, data) != 0) c.fail(errno);
+
+  c.enter(STEP_AMBIENT_CLEAR);
+  if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) c.fail(errno);
+  c.enter(STEP_AMBIENT_RAISE);
+  for (int cap = 0; cap <= p->cap_last_cap; cap++) {
+    if (!c.wants_cap(cap)) continue;
+    if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) != 0) c.fail(errno, cap);
+  }
+
+  if (p->no_new_privs) {
+    c.enter(STEP_NO_NEW_PRIVS);
+    if (syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) c.fail(errno);
+  }
+
+  // As the target user, so a directory it may not enter fails here and not later.
+  if (p->cwd != nullptr) {
+    c.enter(STEP_CHDIR);
+    if (syscall(SYS_chdir, p->cwd) != 0) c.fail(errno);
+  }
+
+  // Last of the credential steps: any credential change clears the parent-death signal. If the
+  // parent already died, the signal will never come, so check that it is still the parent.
+  if (p->pdeath_signal != 0) {
+    c.enter(STEP_PDEATHSIG);
+    if (syscall(SYS_prctl, PR_SET_PDEATHSIG, p->pdeath_signal, 0, 0, 0) != 0) c.fail(errno);
+    c.enter(STEP_GETPPID);
+    if (syscall(SYS_getppid) != p->parent_pid) c.fail(ESRCH);
+  }
+
+  if (p->test_kill_before_verify) syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
+
+  // Read everything back: the kernel must show exactly the plan, or nothing runs.
+  c.enter(STEP_VERIFY);
+  int item = 0;
+  int err = 0;
+  if (!verify_credentials(c, &item, &err)) c.fail(err, item);
+
+  // Nothing but the stdio plan crosses execve. Close-on-exec rather than close: the report
+  // pipe must stay open until execve succeeds.
+  c.enter(STEP_CLOSE_RANGE);
+  if (syscall(SYS_close_range, p->nstdio, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    if (errno != ENOSYS && errno != EINVAL) c.fail(errno);
+    // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC: mark each fd (EBADF: not open).
+    for (int fd = p->nstdio; fd < p->fd_limit; fd++) syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  }
+
+  c.enter(STEP_SIGPROCMASK);
+  uint64_t empty = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &empty, nullptr, kKernelSigsetSize) != 0) c.fail(errno);
+
+  // Like execvp's search, without its /bin/sh retry on ENOEXEC: ENOENT-like errors move on to
+  // the next candidate, EACCES is remembered, anything else stops the search.
+  c.enter(STEP_EXECVE);
+  int eacces_at = -1;
+  int last_err = ENOENT;
+  for (int i = 0; i < p->ncandidates; i++) {
+    syscall(SYS_execve, p->candidates[i], p->argv, p->envp);
+    last_err = errno;
+    switch (last_err) {
+      case EACCES:
+        if (eacces_at < 0) eacces_at = i;
+        continue;
+      case ENOENT:
+      case ENOTDIR:
+      case ESTALE:
+      case ENODEV:
+      case ETIMEDOUT:
+        continue;
+      default:
+        c.fail(last_err, i);
+    }
+  }
+  if (eacces_at >= 0) c.fail(EACCES, eacces_at);
+  c.fail(last_err, p->ncandidates - 1);
+}
+
+namespace {
+
+bool verify_credentials(const Child& c, int* item, int* err) {
+  const ChildPlan* p = c.plan;
+  *err = 0;
+
+  uid_t ruid, euid, suid;
+  *item = VERIFY_UIDS;
+  if (syscall(SYS_getresuid, &ruid, &euid, &suid) != 0) return *err = errno, false;
+  // setfsuid with an invalid id changes nothing and returns the current fsuid.
+  long fsuid = syscall(SYS_setfsuid, static_cast<uid_t>(-1));
+  if (ruid != p->uid || euid != p->uid || suid != p->uid || fsuid != static_cast<long>(p->uid))
+    return false;
+
+  gid_t rgid, egid, sgid;
+  *item = VERIFY_GIDS;
+  if (syscall(SYS_getresgid, &rgid, &egid, &sgid) != 0) return *err = errno, false;
+  long fsgid = syscall(SYS_setfsgid, static_cast<gid_t>(-1));
+  if (rgid != p->gid || egid != p->gid || sgid != p->gid || fsgid != static_cast<long>(p->gid))
+    return false;
+
+  *item = VERIFY_GROUPS;
+  long n = syscall(SYS_getgroups, p->groups_readback_len, p->groups_readback);
+  if (n < 0) return *err = errno, false;  // EINVAL: more groups than asked for
+  if (n != p->ngroups) return false;
+  for (int i = 0; i < p->ngroups; i++)
+    if (p->groups_readback[i] != p->groups[i]) return false;
+
+  *item = VERIFY_CAPS;
+  __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return *err = errno, false;
+  for (int w = 0; w < 2; w++) {
+    if (data[w].effective != p->caps[w] || data[w].permitted != p->caps[w] ||
+        data[w].inheritable != p->caps[w])
+      return false;
+  }
+
+  *item = VERIFY_AMBIENT;
+  for (int cap = 0; cap <= p->cap_last_cap; cap++) {
+    long set = syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0);
+    if (set < 0) return *err = errno, false;
+    if ((set == 1) != c.wants_cap(cap)) return false;
+  }
+
+  if (p->limit_bounding_set) {
+    *item = VERIFY_BOUNDING;
+    for (int cap = 0; cap <= p->cap_last_cap; cap++) {
+      long set = syscall(SYS_prctl, PR_CAPBSET_READ, cap, 0, 0, 0);
+      if (set < 0) return *err = errno, false;
+      if ((set == 1) != c.wants_cap(cap)) return false;
+    }
+  }
+
+  if (p->no_new_privs) {
+    *item = VERIFY_NO_NEW_PRIVS;
+    if (syscall(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return false;
+  }
+
+  if (p->no_root) {
+    *item = VERIFY_SECUREBITS;
+    long bits = syscall(SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0);
+    const long want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
+    if (bits < 0 || (bits & want) != want) return false;
+  }
+
+  if (p->pdeath_signal != 0) {
+    *item = VERIFY_PDEATHSIG;
+    int sig = 0;
+    if (syscall(SYS_prctl, PR_GET_PDEATHSIG, &sig, 0, 0, 0) != 0) return *err = errno, false;
+    if (sig != p->pdeath_signal) return false;
+  }
+  return true;
+}
+
+}  // namespace

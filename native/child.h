@@ -1,0 +1,70 @@
+// The child procedure: what runs between clone() and execve().
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+// Everything the child reads. The parent fills it in before clone() and does not touch it
+// until the child has exec'd or exited; the child only reads it (and writes `shared`).
+struct ChildPlan {
+  // Program: execve is tried on each candidate in order (PATH search done by lib/).
+  const char* const* candidates;
+  int ncandidates;
+  char* const* argv;
+  char* const* envp;
+
+  // Identity. `groups` is sorted ascending, as the kernel keeps it (groups_sort()).
+  uid_t uid;
+  gid_t gid;
+  const gid_t* groups;
+  int ngroups;
+  gid_t* groups_readback;  // ngroups + 1 slots, for verify
+  int groups_readback_len;
+
+  // Capabilities: permitted = inheritable = effective = ambient = caps.
+  uint32_t caps[2];
+  int cap_last_cap;
+  bool limit_bounding_set;  // drop every capability not in caps from the bounding set
+  bool no_root;             // SECBIT_NOROOT (locked): uid 0 targets keep only caps across execve
+  bool no_new_privs;
+
+  // Process.
+  bool new_session;
+  int umask;  // -1: inherit
+  const char* cwd;  // nullptr: inherit
+  int pdeath_signal;  // 0: none
+  pid_t parent_pid;
+
+  // stdio: slot i becomes a copy of stdio_src[i]; -1 closes slot i. Every source and
+  // report_fd are above nstdio, so no dup2 overwrites an fd still to be used.
+  const int* stdio_src;
+  int nstdio;
+  int report_fd;
+  int fd_limit;  // RLIMIT_NOFILE: where the close-on-exec loop stops without close_range
+
+  // Test hook: SIGKILL the child just before the verify step (test/faults.test.ts).
+  bool test_kill_before_verify;
+};
+
+// Written by the child, read by the parent after the child has exec'd or exited. It lives
+// in a MAP_SHARED page so the parent sees it in the fork() fallback too.
+struct ChildShared {
+  volatile int32_t step;  // the step the child is at
+};
+
+// One record on the report pipe: the child failed at `step` with `err`. `detail` is the
+// capability (capbset_drop, ambient_raise), the candidate index (execve), the stdio slot
+// (dup2) or the VerifyItem (verify).
+struct ChildReport {
+  int32_t step;
+  int32_t err;
+  int32_t detail;
+};
+
+struct ChildArgs {
+  const ChildPlan* plan;
+  ChildShared* shared;
+};
+
+// clone() entry point. Never returns: execve()s or _exit(127)s after writing a report.
+int capspawn_child_main(void* args);

@@ -1,0 +1,300 @@
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include "child.h"
+#include "steps.h"
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+namespace {
+
+constexpr size_t kStackSize = 64 * 1024;
+
+// Owns one fd; closes it unless released.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd_(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    reset(other.release());
+    return *this;
+  }
+  ~Fd() { reset(); }
+  int get() const { return fd_; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+  void reset(int fd = -1) {
+    if (fd_ >= 0) close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// The shared page, a guard page, then the child's stack (which grows down towards the guard).
+class ChildRegion {
+ public:
+  bool map() {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    size_ = 2 * page_ + kStackSize;
+    void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return false;
+    base_ = static_cast<char*>(p);
+    if (mprotect(base_ + page_, page_, PROT_NONE) != 0) return false;
+    return true;
+  }
+  ~ChildRegion() {
+    if (base_ != nullptr) munmap(base_, size_);
+  }
+  ChildShared* shared() const { return reinterpret_cast<ChildShared*>(base_); }
+  void* stack_top() const { return base_ + size_; }
+
+ private:
+  char* base_ = nullptr;
+  size_t page_ = 0;
+  size_t size_ = 0;
+};
+
+// Moves fd to the lowest free number >= floor, close-on-exec, closing the original.
+bool move_above(Fd* fd, int floor) {
+  if (fd->get() >= floor) return true;
+  int moved = fcntl(fd->get(), F_DUPFD_CLOEXEC, floor);
+  if (moved < 0) return false;
+  fd->reset(moved);
+  return true;
+}
+
+std::vector<char*> split_block(const std::string& block) {
+  std::vector<char*> out;
+  char* p = const_cast<char*>(block.data());
+  char* end = p + block.size();
+  while (p < end) {
+    out.push_back(p);
+    p += strlen(p) + 1;
+  }
+  out.push_back(nullptr);
+  return out;
+}
+
+int reap(int pidfd, siginfo_t* info, int extra_flags = 0) {
+  for (;;) {
+    memset(info, 0, sizeof *info);
+    if (syscall(SYS_waitid, P_PIDFD, pidfd, info, WEXITED | extra_flags, nullptr) == 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+int probe_child(void* flag) {
+  *static_cast<volatile int*>(flag) = 1;
+  syscall(SYS_exit_group, 0);
+  return 0;
+}
+
+bool probe_clone_vm() {
+  const char* mode = getenv("CAPSPAWN_CLONE_MODE");
+  if (mode != nullptr && strcmp(mode, "fork") == 0) return false;
+  ChildRegion region;
+  if (!region.map()) return false;
+  volatile int flag = 0;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = clone(probe_child, region.stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
+                    const_cast<int*>(&flag));
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return false;
+  int status;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return flag == 1;
+}
+
+}  // namespace
+
+bool capspawn_clone_shares_memory() {
+  static std::once_flag once;
+  static bool shares = false;
+  std::call_once(once, [] { shares = probe_clone_vm(); });
+  return shares;
+}
+
+LaunchResult capspawn_launch(const LaunchInput& in) {
+  LaunchResult result;
+  auto failed = [&result](int step, int err, int detail = 0) {
+    result.ok = false;
+    result.step = step;
+    result.err = err;
+    result.detail = detail;
+    return result;
+  };
+  const bool share_memory = capspawn_clone_shares_memory();
+  const int nslots = static_cast<int>(in.stdio.size());
+  // Every fd the child uses after its dup2 loop must be above every slot it fills.
+  const int floor = std::max(3, nslots);
+
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return failed(STEP_PIPE2, errno);
+  Fd report_read(fds[0]);
+  Fd report_write(fds[1]);
+  if (!move_above(&report_write, floor)) return failed(STEP_FCNTL, errno);
+
+  std::vector<Fd> child_src(nslots);
+  std::vector<Fd> parent_end(nslots);
+  for (int slot = 0; slot < nslots; slot++) {
+    const StdioSlot& s = in.stdio[slot];
+    switch (s.kind) {
+      case STDIO_CLOSED:
+        continue;
+      case STDIO_FD: {
+        int copy = fcntl(s.fd, F_DUPFD_CLOEXEC, floor);
+        if (copy < 0) return failed(STEP_FCNTL, errno, slot);
+        child_src[slot].reset(copy);
+        continue;
+      }
+      case STDIO_DEVNULL: {
+        int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (fd < 0) return failed(STEP_OPEN, errno, slot);
+        child_src[slot].reset(fd);
+        break;
+      }
+      case STDIO_PIPE_TO_CHILD:
+      case STDIO_PIPE_FROM_CHILD: {
+        if (pipe2(fds, O_CLOEXEC) != 0) return failed(STEP_PIPE2, errno, slot);
+        const bool to_child = s.kind == STDIO_PIPE_TO_CHILD;
+        child_src[slot].reset(to_child ? fds[0] : fds[1]);
+        parent_end[slot].reset(to_child ? fds[1] : fds[0]);
+        break;
+      }
+      case STDIO_SOCKETPAIR: {
+        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0)
+          return failed(STEP_SOCKETPAIR, errno, slot);
+        child_src[slot].reset(fds[1]);
+        parent_end[slot].reset(fds[0]);
+        break;
+      }
+    }
+    if (!move_above(&child_src[slot], floor)) return failed(STEP_FCNTL, errno, slot);
+  }
+
+  std::vector<char*> argv = split_block(in.argv_block);
+  std::vector<char*> envp = split_block(in.env_block);
+  std::vector<char*> candidates = split_block(in.candidates_block);
+  std::vector<int> stdio_src(nslots);
+  for (int slot = 0; slot < nslots; slot++) stdio_src[slot] = child_src[slot].get();
+  std::vector<gid_t> groups_readback(in.groups.size() + 1);
+  struct rlimit nofile = {};
+  getrlimit(RLIMIT_NOFILE, &nofile);
+
+  ChildPlan plan = {};
+  plan.candidates = candidates.data();
+  plan.ncandidates = static_cast<int>(candidates.size()) - 1;
+  plan.argv = argv.data();
+  plan.envp = envp.data();
+  plan.uid = in.uid;
+  plan.gid = in.gid;
+  plan.groups = in.groups.data();
+  plan.ngroups = static_cast<int>(in.groups.size());
+  plan.groups_readback = groups_readback.data();
+  plan.groups_readback_len = static_cast<int>(groups_readback.size());
+  plan.caps[0] = in.caps[0];
+  plan.caps[1] = in.caps[1];
+  plan.cap_last_cap = in.cap_last_cap;
+  plan.limit_bounding_set = in.limit_bounding_set;
+  plan.no_root = in.no_root;
+  plan.no_new_privs = in.no_new_privs;
+  plan.new_session = in.new_session;
+  plan.umask = in.umask;
+  plan.cwd = in.has_cwd ? in.cwd.c_str() : nullptr;
+  plan.pdeath_signal = in.pdeath_signal;
+  plan.parent_pid = getpid();
+  plan.stdio_src = stdio_src.data();
+  plan.nstdio = nslots;
+  plan.report_fd = report_write.get();
+  plan.fd_limit = static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 1 << 20));
+  plan.test_kill_before_verify = in.test_kill_before_verify;
+
+  ChildRegion region;
+  if (!region.map()) return failed(STEP_MMAP, errno);
+  ChildArgs args = {&plan, region.shared()};
+  region.shared()->step = STEP_CLONE;
+
+  // With every signal blocked, no handler of the parent's can run in the child before it has
+  // reset them all. CLONE_VFORK suspends only this thread, until the child execs or exits.
+  int flags = CLONE_PIDFD | SIGCHLD;
+  if (share_memory) flags |= CLONE_VM | CLONE_VFORK;
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int pidfd = -1;
+  pid_t pid = clone(capspawn_child_main, region.stack_top(), flags, &args, &pidfd);
+  int clone_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) return failed(STEP_CLONE, clone_errno);
+  Fd child(pidfd);
+
+  child_src.clear();
+  report_write.reset();
+
+  // End of file: execve succeeded or the child died. A record: the child failed at a step.
+  ChildReport report = {};
+  ssize_t n;
+  while ((n = read(report_read.get(), &report, sizeof report)) < 0 && errno == EINTR) {
+  }
+  siginfo_t info;
+  if (n != 0) {
+    if (n != static_cast<ssize_t>(sizeof report)) {
+      // Cannot happen with a pipe (records are below PIPE_BUF); fail closed all the same.
+      int err = n < 0 ? errno : EPROTO;
+      syscall(SYS_pidfd_send_signal, child.get(), SIGKILL, nullptr, 0);
+      reap(child.get(), &info);
+      return failed(region.shared()->step, err);
+    }
+    reap(child.get(), &info);
+    return failed(report.step, report.err, report.detail);
+  }
+  // A child killed before execve also closes the pipe without a record. It has exited by now
+  // (end of file without execve), and the step it was at tells the two apart.
+  if (region.shared()->step != STEP_EXECVE) {
+    reap(child.get(), &info);
+    result.signal = info.si_code == CLD_EXITED ? 0 : info.si_status;
+    return failed(region.shared()->step, 0);
+  }
+
+  result.ok = true;
+  result.pid = pid;
+  result.pidfd = child.release();
+  result.parent_fds.resize(nslots, -1);
+  for (int slot = 0; slot < nslots; slot++) result.parent_fds[slot] = parent_end[slot].release();
+  return result;
+}

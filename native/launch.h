@@ -1,0 +1,64 @@
+// The parent side of a launch: prepare fds and the child's stack, clone, read the report.
+// Runs on a libuv worker thread.
+#pragma once
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+// How one stdio slot of the child is filled. Values shared with lib/plan.ts.
+enum StdioKind : int {
+  STDIO_CLOSED = 0,           // the slot is closed in the child
+  STDIO_FD = 1,               // a copy of the parent's fd
+  STDIO_DEVNULL = 2,          // /dev/null, read-write
+  STDIO_PIPE_TO_CHILD = 3,    // a pipe the child reads and the parent writes
+  STDIO_PIPE_FROM_CHILD = 4,  // a pipe the child writes and the parent reads
+  STDIO_SOCKETPAIR = 5,       // a stream socket pair, for slots above 2
+};
+
+struct StdioSlot {
+  StdioKind kind;
+  int fd;
+};
+
+// The flat plan from lib/, copied into C++ memory on the JS thread.
+struct LaunchInput {
+  std::string argv_block;  // NUL-terminated strings, back to back
+  std::string env_block;
+  std::string candidates_block;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::vector<gid_t> groups;
+  uint32_t caps[2] = {0, 0};
+  int cap_last_cap = 0;
+  bool limit_bounding_set = false;
+  bool no_root = false;
+  bool no_new_privs = false;
+  bool new_session = false;
+  int umask = -1;
+  bool has_cwd = false;
+  std::string cwd;
+  int pdeath_signal = 0;
+  std::vector<StdioSlot> stdio;
+  bool test_kill_before_verify = false;
+};
+
+struct LaunchResult {
+  bool ok = false;
+  pid_t pid = -1;
+  int pidfd = -1;
+  std::vector<int> parent_fds;  // per slot: the parent's end of a pipe, or -1
+  // On failure:
+  int step = 0;
+  int err = 0;
+  int detail = 0;
+  int signal = 0;  // the child died of this signal before it reached execve
+};
+
+// Whether children share memory with clone(CLONE_VM), probed once; false means the launch
+// falls back to a fork-like clone (some user-mode emulators do not share memory).
+bool capspawn_clone_shares_memory();
+
+LaunchResult capspawn_launch(const LaunchInput& input);

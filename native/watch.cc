@@ -1,0 +1,127 @@
+#include "watch.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
+
+Napi::Function PidfdWatch::Define(Napi::Env env) {
+  return DefineClass(env, "PidfdWatch",
+                     {
+                         InstanceMethod<&PidfdWatch::Kill>("kill"),
+                         InstanceMethod<&PidfdWatch::Ref>("ref"),
+                         InstanceMethod<&PidfdWatch::Unref>("unref"),
+                     });
+}
+
+PidfdWatch::PidfdWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PidfdWatch>(info) {
+  Napi::Env env = info.Env();
+  pidfd_ = info[0].As<Napi::Number>().Int32Value();
+  on_exit_ = Napi::Persistent(info[1].As<Napi::Function>());
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  poll_ = new uv_poll_t;
+  poll_->data = this;
+  int err = uv_poll_init(loop, poll_, pidfd_);
+  if (err == 0) err = uv_poll_start(poll_, UV_READABLE, OnReadable);
+  if (err != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    Napi::Error::New(env, std::string("uv_poll on pidfd: ") + uv_strerror(err))
+        .ThrowAsJavaScriptException();
+    return;
+  }
+  // Stay alive (and keep the callback) while the child runs, whatever JS holds.
+  Napi::ObjectWrap<PidfdWatch>::Ref();
+  cleanup_ = env.AddCleanupHook(OnCleanup, this);
+}
+
+PidfdWatch::~PidfdWatch() {
+  if (pidfd_ >= 0) close(pidfd_);
+}
+
+void PidfdWatch::OnReadable(uv_poll_t* handle, int status, int) {
+  PidfdWatch* self = static_cast<PidfdWatch*>(handle->data);
+  siginfo_t info;
+  memset(&info, 0, sizeof info);
+  int wait_errno = 0;
+  if (status == 0) {
+    // Readable means the process exited; WNOHANG all the same, never block the loop.
+    long r;
+    while ((r = syscall(SYS_waitid, P_PIDFD, self->pidfd_, &info, WEXITED | WNOHANG, nullptr)) < 0 &&
+           errno == EINTR) {
+    }
+    if (r < 0) wait_errno = errno;
+    else if (info.si_pid == 0) return;  // not yet
+  } else {
+    wait_errno = -status;
+  }
+  int code = -1;
+  int signal = 0;
+  if (wait_errno == 0) {
+    if (info.si_code == CLD_EXITED) code = info.si_status;
+    else signal = info.si_status;
+  }
+  self->Finish(code, signal, wait_errno);
+}
+
+void PidfdWatch::Finish(int code, int signal, int wait_errno) {
+  Stop();
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  Napi::FunctionReference callback = std::move(on_exit_);
+  Napi::Value js_code = code >= 0 ? Napi::Number::New(env, code) : env.Null();
+  Napi::Value js_signal = signal > 0 ? Napi::Number::New(env, signal) : env.Null();
+  Napi::ObjectWrap<PidfdWatch>::Unref();
+  callback.MakeCallback(Value(), {js_code, js_signal, Napi::Number::New(env, wait_errno)});
+}
+
+// The child is reaped: the poll and the pidfd go, and so does the cleanup hook.
+void PidfdWatch::Stop() {
+  if (poll_ == nullptr) return;
+  Release();
+  cleanup_.Remove(Env());
+}
+
+// The environment is going away (a worker thread ends) with the child still running.
+void PidfdWatch::OnCleanup(PidfdWatch* self) { self->Release(); }
+
+void PidfdWatch::Release() {
+  if (poll_ == nullptr) return;
+  uv_poll_stop(poll_);
+  uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+           [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
+  poll_ = nullptr;
+  close(pidfd_);
+  pidfd_ = -1;
+}
+
+// kill(signal): 0, or the errno of pidfd_send_signal; ESRCH once the child is reaped, so a
+// later process with the same pid is never signalled.
+Napi::Value PidfdWatch::Kill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (pidfd_ < 0) return Napi::Number::New(env, ESRCH);
+  int sig = info[0].As<Napi::Number>().Int32Value();
+  if (syscall(SYS_pidfd_send_signal, pidfd_, sig, nullptr, 0) != 0)
+    return Napi::Number::New(env, errno);
+  return Napi::Number::New(env, 0);
+}
+
+Napi::Value PidfdWatch::Ref(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
+
+Napi::Value PidfdWatch::Unref(const Napi::CallbackInfo& info) {
+  if (poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
