@@ -1,0 +1,166 @@
+import { EventEmitter } from 'node:events';
+import { open } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
+import type { Readable, Writable } from 'node:stream';
+import { checkSignal } from './options.js';
+import type { NativeAddon, PidfdWatchHandle } from './native.js';
+import { parseProcStatus, type ProcStatus } from './proc-status.js';
+
+/** How a guest ended: an exit code, or the signal that killed it. */
+export interface GuestExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export interface GuestInit {
+  native: NativeAddon;
+  pid: number;
+  pidfd: number;
+  /** The parent's end of each stdio pipe, -1 for slots without one. */
+  fds: readonly number[];
+  spawnfile: string;
+  spawnargs: readonly string[];
+  killSignal: number;
+  timeout: number | undefined;
+  signal: AbortSignal | undefined;
+}
+
+function signalName(signal: number): NodeJS.Signals | null {
+  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signal);
+  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
+}
+
+function wrapFd(fd: number, slot: number): Socket | null {
+  if (fd < 0) return null;
+  if (slot === 0) return new Socket({ fd, readable: false, writable: true });
+  if (slot < 3) return new Socket({ fd, readable: true, writable: false });
+  return new Socket({ fd, readable: true, writable: true });
+}
+
+/**
+ * A running guest. Shaped like ChildProcess where that makes sense: `pid`, stdio streams,
+ * `'exit'` and `'close'` events, `kill()`, `ref()`/`unref()`; and adds `exited`,
+ * `credentials()` and `Symbol.asyncDispose`.
+ *
+ * Events: `'exit' (code, signal)` once the guest has ended and been reaped; `'close' (code,
+ * signal)` after that, once its stdio streams have closed too.
+ */
+export class Guest extends EventEmitter implements AsyncDisposable {
+  /** The guest's process id. */
+  readonly pid: number;
+  /** Writable end of the guest's stdin pipe, or null when stdin is not `'pipe'`. */
+  readonly stdin: Writable | null;
+  /** Readable end of the guest's stdout pipe, or null. */
+  readonly stdout: Readable | null;
+  /** Readable end of the guest's stderr pipe, or null. */
+  readonly stderr: Readable | null;
+  /** Every stdio slot's stream (sockets for `'pipe'` slots above 2), or null. */
+  readonly stdio: readonly (Socket | null)[];
+  readonly spawnfile: string;
+  readonly spawnargs: readonly string[];
+  /** Settles once the guest has exited and been reaped; never rejects. */
+  readonly exited: Promise<GuestExit>;
+  /** Exit code, once exited normally. */
+  exitCode: number | null = null;
+  /** Signal that ended the guest, once it has. */
+  signalCode: NodeJS.Signals | null = null;
+  /** Whether `kill()` delivered a signal. */
+  killed = false;
+
+  #watch: PidfdWatchHandle;
+  #reaped = false;
+  #killSignal: number;
+  #timer: NodeJS.Timeout | undefined;
+  #abort: AbortSignal | undefined;
+  #onAbort = () => this.kill(this.#killSignal);
+
+  /** @internal Created by spawnGuest. */
+  constructor(init: GuestInit) {
+    super();
+    this.pid = init.pid;
+    this.spawnfile = init.spawnfile;
+    this.spawnargs = init.spawnargs;
+    this.#killSignal = init.killSignal;
+    this.stdio = init.fds.map(wrapFd);
+    this.stdin = (this.stdio[0] ?? null) as Writable | null;
+    this.stdout = (this.stdio[1] ?? null) as Readable | null;
+    this.stderr = (this.stdio[2] ?? null) as Readable | null;
+
+    let settle!: (exit: GuestExit) => void;
+    this.exited = new Promise((resolve) => (settle = resolve));
+    const streamsClosed = Promise.all(
+      this.stdio.filter((s): s is Socket => s !== null).map((s) => new Promise((resolve) => s.once('close', resolve))),
+    );
+    this.#watch = new init.native.PidfdWatch(init.pidfd, (code, signal) => {
+      this.#reaped = true;
+      if (this.#timer) clearTimeout(this.#timer);
+      this.#abort?.removeEventListener('abort', this.#onAbort);
+      const exit: GuestExit = { code, signal: signal === null ? null : signalName(signal) };
+      this.exitCode = exit.code;
+      this.signalCode = exit.signal;
+      settle(exit);
+      this.emit('exit', exit.code, exit.signal);
+      void streamsClosed.then(() => this.emit('close', exit.code, exit.signal));
+    });
+
+    if (init.timeout !== undefined) {
+      this.#timer = setTimeout(() => this.kill(this.#killSignal), init.timeout);
+      this.#timer.unref();
+    }
+    if (init.signal) {
+      this.#abort = init.signal;
+      init.signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+  }
+
+  /**
+   * Sends a signal through the guest's pidfd. Returns false once the guest has been reaped:
+   * a later process that reuses the pid is never signalled.
+   */
+  kill(signal: NodeJS.Signals | number = this.#killSignal): boolean {
+    const number = checkSignal(signal, 'signal');
+    if (this.#reaped) return false;
+    const err = this.#watch.kill(number);
+    if (err === 0) this.killed = true;
+    return err === 0;
+  }
+
+  /**
+   * The guest's credentials as the kernel shows them (/proc/<pid>/status, parsed). Rejects
+   * once the guest has been reaped, so it never describes another process with the same pid.
+   */
+  async credentials(): Promise<ProcStatus> {
+    if (this.#reaped) throw this.#goneError();
+    // Until we reap it, the pid stays ours (a zombie holds it); the open file pins it.
+    const file = await open(`/proc/${this.pid}/status`, 'r');
+    try {
+      if (this.#reaped) throw this.#goneError();
+      return parseProcStatus(await file.readFile('latin1'));
+    } finally {
+      await file.close();
+    }
+  }
+
+  #goneError(): Error {
+    return Object.assign(new Error(`guest ${this.pid} has exited; its credentials are gone`), { code: 'ESRCH' });
+  }
+
+  /** Keeps the event loop alive until the guest exits (the default). */
+  ref(): this {
+    this.#watch.ref();
+    return this;
+  }
+
+  /** Lets the event loop end while the guest still runs. */
+  unref(): this {
+    this.#watch.unref();
+    return this;
+  }
+
+  /** Kills the guest with its kill signal (SIGTERM by default) and waits until it is reaped. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.kill();
+    await this.exited;
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * capspawn: launch programs as another user with exact groups and ambient capabilities.
+ * @packageDocumentation
+ */
+export { spawnGuest } from './spawn-guest.js';
+export { Guest, type GuestExit } from './guest.js';
+export type { SpawnGuestOptions, IdSpec, StdioSpec } from './options.js';
+export {
+  SpawnGuestError,
+  InvalidOptionError,
+  OptionRangeError,
+  UnsupportedPlatformError,
+  type SpawnGuestErrorFields,
+} from './errors.js';
+export {
+  CAPABILITY_NAMES,
+  parseCapability,
+  capabilityName,
+  capabilityMask,
+  capabilitiesInMask,
+  capabilityHex,
+  capLastCap,
+  type CapabilityName,
+  type CapabilitySpec,
+} from './capabilities.js';
+export { readProcStatus, parseProcStatus, type ProcStatus, type CapabilitySet, type IdQuad } from './proc-status.js';
+export { STEP_NAMES, VERIFY_ITEMS, type StepName, type VerifyItem } from './steps.js';
+export { LOADER_VARIABLES, DEFAULT_PATH, isLoaderVariable } from './environment.js';

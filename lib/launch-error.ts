@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { capabilityName } from './capabilities.js';
+import { errnoMessage, errnoName, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
+import { STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
+
+/** A failure as native/launch.cc reports it. */
+export interface LaunchReport {
+  step: number;
+  errno: number;
+  detail: number;
+  signal: number;
+}
+
+/** What the error message may draw on. */
+export interface LaunchContext {
+  file: string;
+  candidates: readonly string[];
+  cwd: string | undefined;
+  uid: number;
+  gid: number;
+  caps: readonly number[];
+  guestPath: string | undefined;
+  spawnargs: readonly string[];
+}
+
+function signalName(signal: number): NodeJS.Signals | undefined {
+  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signal);
+  return entry?.[0] as NodeJS.Signals | undefined;
+}
+
+/** Which requested capabilities this process cannot hand out, and why, from its own status. */
+function missingCapabilities(caps: readonly number[]): string {
+  let status: string;
+  try {
+    status = readFileSync('/proc/self/status', 'latin1');
+  } catch {
+    return 'check CapPrm and CapBnd in /proc/self/status';
+  }
+  const mask = (key: string) => BigInt(`0x${new RegExp(`^${key}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
+  const bounding = mask('CapBnd');
+  const permitted = mask('CapPrm');
+  const reasons = caps.flatMap((cap) => {
+    const bit = 1n << BigInt(cap);
+    if (!(bounding & bit)) return [`capability ${capabilityName(cap)} is not in this process's bounding set (CapBnd)`];
+    if (!(permitted & bit)) return [`capability ${capabilityName(cap)} is not in this process's permitted set (CapPrm)`];
+    return [];
+  });
+  return reasons.length > 0
+    ? `${reasons.join('; ')}: a process can only hand out capabilities it holds (a systemd unit lists them in CapabilityBoundingSet= and AmbientCapabilities=)`
+    : 'this process needs CAP_SETPCAP and every requested capability in its permitted set';
+}
+
+const NEEDS_CAPABILITY: Partial<Record<StepName, string>> = {
+  setgroups: 'CAP_SETGID',
+  setresgid: 'CAP_SETGID',
+  setresuid: 'CAP_SETUID',
+  capbset_drop: 'CAP_SETPCAP',
+  securebits: 'CAP_SETPCAP',
+};
+
+function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
+  const code = fields.code;
+  if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
+  if (code === 'EMFILE' || code === 'ENFILE') return 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
+  const needed = NEEDS_CAPABILITY[step];
+  if (needed && code === 'EPERM') {
+    return `this process needs ${needed} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;
+  }
+  switch (step) {
+    case 'fcntl':
+      return code === 'EBADF' ? `stdio[${report.detail}] is not an open file descriptor` : 'could not move a descriptor for the child';
+    case 'setresuid':
+      if (code === 'EAGAIN') return `uid ${ctx.uid} has reached its process limit (RLIMIT_NPROC)`;
+      break;
+    case 'keepcaps':
+      return 'SECBIT_KEEP_CAPS_LOCKED is set on this process; capspawn needs PR_SET_KEEPCAPS to keep the capabilities across the uid change';
+    case 'capset':
+      return missingCapabilities(ctx.caps);
+    case 'ambient_raise':
+      return (
+        `${fields.capability} could not be raised into the ambient set: this process may have ` +
+        'SECBIT_NO_CAP_AMBIENT_RAISE set (a hardened systemd unit does; see SecureBits=), or the capability is not permitted and inheritable'
+      );
+    case 'chdir':
+      return `uid ${ctx.uid} cannot enter ${ctx.cwd}: every directory on the way must be searchable (x) by the guest`;
+    case 'pdeathsig':
+    case 'getppid':
+      return 'the launching thread exited while the guest was starting';
+    case 'verify':
+      return (
+        `after the credential change the kernel shows ${fields.mismatch} other than planned, so the program was not run ` +
+        '(a security module or seccomp policy may be altering credentials)'
+      );
+    case 'execve':
+      switch (code) {
+        case 'ENOENT':
+          return ctx.candidates.length > 1 || !ctx.file.includes('/')
+            ? `"${ctx.file}" was not found in the guest's PATH (${ctx.guestPath ?? ''})`
+            : `${fields.path} does not exist, or its #! interpreter does not`;
+        case 'EACCES':
+          return `${fields.path} is not executable by uid ${ctx.uid}: check its x bit, that every directory on the way is searchable by the guest, and that its file system is not mounted noexec`;
+        case 'ENOEXEC':
+          return `${fields.path} is not in a format the kernel runs, and capspawn never retries through /bin/sh: give a script a #! line`;
+        case 'ETXTBSY':
+          return `${fields.path} is open for writing by some process`;
+        case 'E2BIG':
+          return 'the arguments and environment are too large for execve';
+      }
+      break;
+  }
+  return `step ${step} failed`;
+}
+
+/** Turns a failure report into the error spawnGuest rejects with. */
+export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGuestError {
+  const step = stepName(report.step);
+  const fields: SpawnGuestErrorFields = { code: '', step, syscall: STEP_SYSCALLS[step] };
+  if (report.signal !== 0) {
+    fields.code = 'ERR_CAPSPAWN_CHILD_KILLED';
+    fields.signal = signalName(report.signal);
+  } else if (step === 'verify' && report.errno === 0) {
+    fields.code = 'ERR_CAPSPAWN_VERIFY';
+  } else {
+    fields.code = errnoName(report.errno);
+    fields.errno = -report.errno;
+  }
+  if (step === 'verify') fields.mismatch = VERIFY_ITEMS[report.detail];
+  if (step === 'execve') fields.path = ctx.candidates[report.detail] ?? ctx.file;
+  if (step === 'chdir') fields.path = ctx.cwd;
+  if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${report.detail}]`;
+  if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(report.detail);
+
+  const what = fields.errno !== undefined ? `${fields.code} (${errnoMessage(report.errno)})` : fields.code;
+  const message = `spawnGuest ${ctx.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, ctx, fields)}`;
+  return new SpawnGuestError(message, fields, ctx.spawnargs);
+}

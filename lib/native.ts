@@ -1,0 +1,53 @@
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { UnsupportedPlatformError } from './errors.js';
+import type { ResolveAnswer, ResolveRequest } from './identity.js';
+import type { LaunchPlan } from './plan.js';
+
+/** What native/launch.cc answers: a running child, or the step that failed. */
+export type LaunchAnswer =
+  | { pid: number; pidfd: number; fds: number[] }
+  | { step: number; errno: number; detail: number; signal: number };
+
+export interface PidfdWatchHandle {
+  kill(signal: number): number;
+  ref(): void;
+  unref(): void;
+}
+
+export interface NativeAddon {
+  steps: string[];
+  verifyItems: string[];
+  resolve(request: ResolveRequest): Promise<ResolveAnswer>;
+  launch(plan: LaunchPlan): Promise<LaunchAnswer>;
+  cloneSharesMemory(): boolean;
+  PidfdWatch: new (
+    pidfd: number,
+    onExit: (code: number | null, signal: number | null, waitErrno: number) => void,
+  ) => PidfdWatchHandle;
+}
+
+/** The package root: lib/ (sources) and dist/ (build) both sit one level below it. */
+const packageRoot = fileURLToPath(new URL('..', import.meta.url));
+
+let addon: NativeAddon | undefined;
+
+/** Loads the addon once: a prebuilt binary from prebuilds/, else build/Release. */
+export function loadNative(platform: string = process.platform): NativeAddon {
+  if (platform !== 'linux') throw new UnsupportedPlatformError(platform);
+  if (addon) return addon;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+  try {
+    addon = load(packageRoot);
+  } catch (cause) {
+    const error = new Error(
+      `capspawn has no native binary for ${process.platform}-${process.arch} (Node-API, ${process.versions.modules ? `ABI ${process.versions.modules}` : ''}) in ${packageRoot}: ` +
+        'install a release with prebuilds, or build it with `npm rebuild capspawn` (needs python3, make and a C++ compiler)',
+      { cause },
+    );
+    Object.defineProperty(error, 'code', { value: 'ERR_CAPSPAWN_NATIVE_MISSING', enumerable: true });
+    throw error;
+  }
+  return addon;
+}

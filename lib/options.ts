@@ -1,0 +1,258 @@
+import { constants as osConstants } from 'node:os';
+import { resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { parseCapability, type CapabilitySpec } from './capabilities.js';
+import { checkEnvOption, checkPassEnvOption } from './environment.js';
+import { invalidType, invalidValue, outOfRange } from './errors.js';
+
+/** A user or group: a name looked up through NSS, or a numeric id used as is. */
+export type IdSpec = string | number;
+
+/** One stdio slot, as for child_process.spawn. */
+export type StdioSpec = 'pipe' | 'inherit' | 'ignore' | number | Readable | Writable | null | undefined;
+
+/** Options of {@link spawnGuest}. Only `user` is required. */
+export interface SpawnGuestOptions {
+  /** The user the guest runs as: a name or a uid. */
+  user: IdSpec;
+  /** The primary group (real, effective and saved gid). Default: the user's passwd group. */
+  primaryGroup?: IdSpec;
+  /**
+   * The supplementary groups, exactly. Default: the user's groups as NSS lists them
+   * (getgrouplist, as login and systemd do); `[]` means none.
+   */
+  supplementaryGroups?: readonly IdSpec[];
+  /**
+   * Capabilities the guest holds: permitted = inheritable = effective = ambient = exactly this
+   * set, so they survive execve of an ordinary program. Default: none.
+   */
+  caps?: readonly CapabilitySpec[];
+  /** Variables to set (they override defaults and `passEnv`); `undefined` removes one. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Names or globs copied from `process.env`; globs never copy loader variables. */
+  passEnv?: readonly string[];
+  /** Working directory, entered as the target user. Relative paths are resolved against process.cwd(). Default: inherited. */
+  cwd?: string;
+  /** stdio plan, as for child_process.spawn. Default: `'pipe'` for 0, 1 and 2. */
+  stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioSpec[];
+  /** argv[0] of the guest. Default: `file` as given. */
+  argv0?: string;
+  /** Start the guest in a new session (setsid), away from this process's terminal and group. */
+  detached?: boolean;
+  /** File mode creation mask of the guest, 0 to 0o777. Default: inherited. */
+  umask?: number;
+  /** Set no_new_privs: execve can never grant more (no set-id, no file capabilities). */
+  noNewPrivileges?: boolean;
+  /** Drop every capability not in `caps` from the guest's bounding set. */
+  limitBoundingSet?: boolean;
+  /** Signal the guest receives when the thread that launched it dies (PR_SET_PDEATHSIG). */
+  parentDeathSignal?: NodeJS.Signals | number;
+  /** Aborting kills the guest with `killSignal` (and, before it runs, cancels the spawn). */
+  signal?: AbortSignal;
+  /** Milliseconds after which the guest is sent `killSignal`. */
+  timeout?: number;
+  /** Signal for `timeout`, `signal` and `kill()` without argument. Default: SIGTERM. */
+  killSignal?: NodeJS.Signals | number;
+  /** Permit uid 0 or gid 0 (primary or supplementary) as a target. Default: false. */
+  allowRoot?: boolean;
+}
+
+export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd';
+
+export interface StdioSlotPlan {
+  kind: StdioKind;
+  /** For `fd`: the parent's descriptor to copy; for `inherit`: the slot number. */
+  fd: number;
+}
+
+/** The options after type and range checks, before any lookup. */
+export interface NormalizedOptions {
+  file: string;
+  args: string[];
+  argv0: string;
+  user: IdSpec;
+  primaryGroup: IdSpec | undefined;
+  supplementaryGroups: IdSpec[] | undefined;
+  caps: number[];
+  env: Record<string, string | undefined> | undefined;
+  passEnv: string[] | undefined;
+  cwd: string | undefined;
+  stdio: StdioSlotPlan[];
+  detached: boolean;
+  umask: number | undefined;
+  noNewPrivileges: boolean;
+  limitBoundingSet: boolean;
+  parentDeathSignal: number;
+  signal: AbortSignal | undefined;
+  timeout: number | undefined;
+  killSignal: number;
+  allowRoot: boolean;
+}
+
+const KNOWN_OPTIONS = new Set([
+  'user',
+  'primaryGroup',
+  'supplementaryGroups',
+  'caps',
+  'env',
+  'passEnv',
+  'cwd',
+  'stdio',
+  'argv0',
+  'detached',
+  'umask',
+  'noNewPrivileges',
+  'limitBoundingSet',
+  'parentDeathSignal',
+  'signal',
+  'timeout',
+  'killSignal',
+  'allowRoot',
+]);
+
+/** Largest id the kernel accepts: (uid_t)-1 means "unchanged" to the set*id calls. */
+export const MAX_ID = 2 ** 32 - 2;
+
+/** A string that may reach a system call: no NUL byte. */
+export function checkString(value: unknown, option: string, { allowEmpty = true } = {}): string {
+  if (typeof value !== 'string') throw invalidType(option, 'a string', value);
+  if (value.includes('\0')) throw invalidValue(option, 'must not contain NUL bytes', value);
+  if (!allowEmpty && value === '') throw invalidValue(option, 'must not be empty', value);
+  return value;
+}
+
+/** A user or group spec: a non-empty name, or an integer id from 0 to 2^32-2. */
+export function checkId(value: unknown, option: string): IdSpec {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 0 || value > MAX_ID) {
+      throw outOfRange(option, `an integer id from 0 to ${MAX_ID}`, value);
+    }
+    return value;
+  }
+  if (typeof value !== 'string') throw invalidType(option, 'a name or a numeric id', value);
+  if (value === '' || /[\0:\s]/.test(value)) {
+    throw invalidValue(option, 'must be a name without NUL, ":" or white space (pass ids as numbers)', value);
+  }
+  return value;
+}
+
+function checkBoolean(value: unknown, option: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') throw invalidType(option, 'a boolean', value);
+  return value;
+}
+
+/** A signal by name or number, as this platform numbers it. */
+export function checkSignal(value: unknown, option: string): number {
+  if (typeof value === 'number') {
+    if (!Number.isInteger(value) || value < 1 || value > 64) throw outOfRange(option, 'a signal number from 1 to 64', value);
+    return value;
+  }
+  if (typeof value === 'string') {
+    const number = (osConstants.signals as Record<string, number>)[value];
+    if (number !== undefined) return number;
+    throw invalidValue(option, "must name a signal, such as 'SIGTERM'", value);
+  }
+  throw invalidType(option, "a signal name such as 'SIGTERM' or a number", value);
+}
+
+function checkStdio(value: unknown): StdioSlotPlan[] {
+  const list: unknown[] =
+    value === undefined ? ['pipe', 'pipe', 'pipe'] : typeof value === 'string' ? [value, value, value] : (value as unknown[]);
+  if (!Array.isArray(list)) throw invalidType('stdio', "'pipe', 'inherit', 'ignore' or an array", value);
+  if (list.length > 64) throw outOfRange('stdio', 'at most 64 slots', list.length);
+  const slots = list.map((spec, slot) => checkStdioSlot(spec, slot));
+  while (slots.length < 3) slots.push({ kind: 'pipe', fd: -1 });
+  return slots;
+}
+
+function checkStdioSlot(spec: unknown, slot: number): StdioSlotPlan {
+  const option = `stdio[${slot}]`;
+  if (spec === undefined || spec === null) return { kind: slot < 3 ? 'pipe' : 'ignore', fd: -1 };
+  if (spec === 'pipe' || spec === 'ignore') return { kind: spec, fd: -1 };
+  if (spec === 'inherit') return { kind: 'inherit', fd: slot };
+  if (typeof spec === 'number') {
+    if (!Number.isInteger(spec) || spec < 0 || spec > 2 ** 31 - 1) throw outOfRange(option, 'a file descriptor', spec);
+    return { kind: 'fd', fd: spec };
+  }
+  if (typeof spec === 'object') {
+    const stream = spec as { fd?: unknown; _handle?: { fd?: unknown } };
+    const fd = typeof stream.fd === 'number' ? stream.fd : stream._handle?.fd;
+    if (typeof fd === 'number' && fd >= 0) return { kind: 'fd', fd };
+    throw invalidValue(option, 'must be a stream with an open file descriptor', spec);
+  }
+  throw invalidType(option, "'pipe', 'inherit', 'ignore', a file descriptor or a stream", spec);
+}
+
+/** Checks and normalises every option; looks nothing up and spawns nothing. */
+export function normalizeOptions(file: unknown, args: unknown, options: unknown): NormalizedOptions {
+  const program = checkString(file, 'file', { allowEmpty: false });
+  if (args !== undefined && !Array.isArray(args)) throw invalidType('args', 'an array of strings', args);
+  const argList = ((args as unknown[] | undefined) ?? []).map((arg, i) => checkString(arg, `args[${i}]`));
+  if (options === null || typeof options !== 'object') throw invalidType('options', 'an object with at least "user"', options);
+  const o = options as Record<string, unknown>;
+  for (const key of Object.keys(o)) {
+    if (!KNOWN_OPTIONS.has(key)) throw invalidValue(key, 'is not an option of spawnGuest', o[key]);
+  }
+
+  if (o.user === undefined) throw invalidType('user', 'a name or a numeric id', undefined);
+  const user = checkId(o.user, 'user');
+  const primaryGroup = o.primaryGroup === undefined ? undefined : checkId(o.primaryGroup, 'primaryGroup');
+  let supplementaryGroups: IdSpec[] | undefined;
+  if (o.supplementaryGroups !== undefined) {
+    if (!Array.isArray(o.supplementaryGroups)) {
+      throw invalidType('supplementaryGroups', 'an array of group names or ids', o.supplementaryGroups);
+    }
+    supplementaryGroups = o.supplementaryGroups.map((g: unknown, i) => checkId(g, `supplementaryGroups[${i}]`));
+  }
+
+  let caps: number[] = [];
+  if (o.caps !== undefined) {
+    if (!Array.isArray(o.caps)) throw invalidType('caps', 'an array of capabilities', o.caps);
+    caps = [...new Set(o.caps.map((spec: unknown, i) => parseCapability(spec, `caps[${i}]`)))].sort((a, b) => a - b);
+  }
+
+  const argv0 = o.argv0 === undefined ? program : checkString(o.argv0, 'argv0', { allowEmpty: false });
+  const cwd = o.cwd === undefined ? undefined : resolve(checkString(o.cwd, 'cwd', { allowEmpty: false }));
+
+  let umask: number | undefined;
+  if (o.umask !== undefined) {
+    if (typeof o.umask !== 'number') throw invalidType('umask', 'an integer from 0 to 0o777', o.umask);
+    if (!Number.isInteger(o.umask) || o.umask < 0 || o.umask > 0o777) throw outOfRange('umask', 'an integer from 0 to 0o777', o.umask);
+    umask = o.umask;
+  }
+
+  let timeout: number | undefined;
+  if (o.timeout !== undefined) {
+    if (typeof o.timeout !== 'number') throw invalidType('timeout', 'a number of milliseconds', o.timeout);
+    if (!Number.isInteger(o.timeout) || o.timeout <= 0 || o.timeout > 2 ** 31 - 1) {
+      throw outOfRange('timeout', 'a positive integer of milliseconds below 2^31', o.timeout);
+    }
+    timeout = o.timeout;
+  }
+
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('signal', 'an AbortSignal', o.signal);
+
+  return {
+    file: program,
+    args: argList,
+    argv0,
+    user,
+    primaryGroup,
+    supplementaryGroups,
+    caps,
+    env: checkEnvOption(o.env),
+    passEnv: checkPassEnvOption(o.passEnv),
+    cwd,
+    stdio: checkStdio(o.stdio),
+    detached: checkBoolean(o.detached, 'detached'),
+    umask,
+    noNewPrivileges: checkBoolean(o.noNewPrivileges, 'noNewPrivileges'),
+    limitBoundingSet: checkBoolean(o.limitBoundingSet, 'limitBoundingSet'),
+    parentDeathSignal: o.parentDeathSignal === undefined ? 0 : checkSignal(o.parentDeathSignal, 'parentDeathSignal'),
+    signal: o.signal as AbortSignal | undefined,
+    timeout,
+    killSignal: o.killSignal === undefined ? osConstants.signals.SIGTERM : checkSignal(o.killSignal, 'killSignal'),
+    allowRoot: checkBoolean(o.allowRoot, 'allowRoot'),
+  };
+}

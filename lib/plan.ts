@@ -1,0 +1,131 @@
+import { readFileSync } from 'node:fs';
+import { OptionRangeError } from './errors.js';
+import type { Identity } from './identity.js';
+import type { NormalizedOptions, StdioSlotPlan } from './options.js';
+
+/**
+ * The flat plan native/addon.cc reads: numbers and NUL-terminated byte strings, already
+ * checked. Nothing in it needs interpreting on the native side.
+ */
+export interface LaunchPlan {
+  argv: Buffer;
+  env: Buffer;
+  candidates: Buffer;
+  uid: number;
+  gid: number;
+  groups: Uint32Array;
+  /** Capability bits 0-31 and 32-63. */
+  caps: Uint32Array;
+  capLastCap: number;
+  limitBoundingSet: boolean;
+  noRoot: boolean;
+  noNewPrivileges: boolean;
+  newSession: boolean;
+  /** -1: inherit. */
+  umask: number;
+  cwd: Buffer | null;
+  /** 0: none. */
+  parentDeathSignal: number;
+  /** Pairs of (kind, fd) per slot; kinds as native/launch.h StdioKind. */
+  stdio: Int32Array;
+  testKillBeforeVerify: boolean;
+}
+
+/** Switches for the fault tests; not part of the public API. */
+export const testHooks = { killBeforeVerify: false };
+
+/** Kinds of native/launch.h StdioKind. */
+const STDIO_CLOSED = 0;
+const STDIO_FD = 1;
+const STDIO_DEVNULL = 2;
+const STDIO_PIPE_TO_CHILD = 3;
+const STDIO_PIPE_FROM_CHILD = 4;
+const STDIO_SOCKETPAIR = 5;
+
+/** The kernel's limit on one argument or environment string, NUL included (MAX_ARG_STRLEN). */
+export const MAX_ARG_STRLEN = 32 * 4096;
+
+let argLimitCache: number | undefined;
+
+/**
+ * How many bytes of strings and pointers execve accepts: a quarter of the stack limit, at
+ * most 6 MiB and at least 128 KiB (fs/exec.c, bprm_stack_limits).
+ */
+export function argumentSpaceLimit(): number {
+  if (argLimitCache === undefined) {
+    const limits = readFileSync('/proc/self/limits', 'latin1');
+    const soft = /^Max stack size\s+(\S+)/m.exec(limits)?.[1];
+    const stack = soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+    argLimitCache = Math.max(Math.min(stack / 4, (8 * 1024 * 1024 * 3) / 4), 128 * 1024);
+  }
+  return argLimitCache;
+}
+
+/** Strings joined as C strings: each followed by NUL. */
+export function nulBlock(strings: readonly string[]): Buffer {
+  return Buffer.from(strings.length === 0 ? '' : `${strings.join('\0')}\0`, 'utf8');
+}
+
+function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
+  const pairs = new Int32Array(stdio.length * 2);
+  stdio.forEach((s, slot) => {
+    let kind: number;
+    if (s.kind === 'pipe') kind = slot === 0 ? STDIO_PIPE_TO_CHILD : slot < 3 ? STDIO_PIPE_FROM_CHILD : STDIO_SOCKETPAIR;
+    else if (s.kind === 'ignore') kind = slot < 3 ? STDIO_DEVNULL : STDIO_CLOSED;
+    else kind = STDIO_FD;
+    pairs[slot * 2] = kind;
+    pairs[slot * 2 + 1] = s.fd;
+  });
+  return pairs;
+}
+
+function checkArgumentSizes(argv: readonly string[], env: readonly string[], file: string): void {
+  let total = Buffer.byteLength(file) + 1 + 8 * (argv.length + env.length + 2);
+  const check = (s: string, option: string) => {
+    const bytes = Buffer.byteLength(s) + 1;
+    if (bytes > MAX_ARG_STRLEN) {
+      throw new OptionRangeError('ERR_CAPSPAWN_E2BIG', option, `The "${option}" string is ${bytes} bytes; execve accepts at most ${MAX_ARG_STRLEN} (MAX_ARG_STRLEN, E2BIG)`);
+    }
+    total += bytes;
+  };
+  argv.forEach((a, i) => check(a, i === 0 ? 'argv0' : `args[${i - 1}]`));
+  env.forEach((e) => check(e, `env.${e.slice(0, e.indexOf('='))}`));
+  const limit = argumentSpaceLimit();
+  if (total > limit) {
+    throw new OptionRangeError('ERR_CAPSPAWN_E2BIG', 'args', `Arguments and environment take ${total} bytes; execve accepts at most ${limit} here (a quarter of the stack limit, E2BIG)`);
+  }
+}
+
+export function buildLaunchPlan(
+  options: NormalizedOptions,
+  identity: Identity,
+  environment: ReadonlyMap<string, string>,
+  candidates: readonly string[],
+  capLastCap: number,
+): LaunchPlan {
+  const argv = [options.argv0, ...options.args];
+  const env = [...environment].map(([name, value]) => `${name}=${value}`);
+  checkArgumentSizes(argv, env, candidates[0] ?? options.file);
+  const caps = new Uint32Array(2);
+  for (const cap of options.caps) caps[cap >> 5] |= 1 << (cap & 31);
+  return {
+    argv: nulBlock(argv),
+    env: nulBlock(env),
+    candidates: nulBlock(candidates),
+    uid: identity.uid,
+    gid: identity.gid,
+    groups: Uint32Array.from(identity.groups),
+    caps,
+    capLastCap,
+    limitBoundingSet: options.limitBoundingSet,
+    // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again.
+    noRoot: identity.uid === 0,
+    noNewPrivileges: options.noNewPrivileges,
+    newSession: options.detached,
+    umask: options.umask ?? -1,
+    cwd: options.cwd === undefined ? null : nulBlock([options.cwd]),
+    parentDeathSignal: options.parentDeathSignal,
+    stdio: stdioPairs(options.stdio),
+    testKillBeforeVerify: testHooks.killBeforeVerify,
+  };
+}

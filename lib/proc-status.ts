@@ -1,0 +1,89 @@
+import { readFile } from 'node:fs/promises';
+import { capabilitiesInMask, capabilityHex, capabilityName } from './capabilities.js';
+
+/** The four ids of a process, as the Uid: and Gid: lines give them. */
+export interface IdQuad {
+  real: number;
+  effective: number;
+  saved: number;
+  filesystem: number;
+}
+
+/** One capability set: the mask, its hex form as in /proc, and the names of its bits. */
+export interface CapabilitySet {
+  mask: bigint;
+  hex: string;
+  names: string[];
+}
+
+/** The credential-related parts of /proc/<pid>/status. */
+export interface ProcStatus {
+  name: string;
+  pid: number;
+  ppid: number;
+  state: string;
+  uid: IdQuad;
+  gid: IdQuad;
+  groups: number[];
+  capabilities: {
+    inheritable: CapabilitySet;
+    permitted: CapabilitySet;
+    effective: CapabilitySet;
+    bounding: CapabilitySet;
+    ambient: CapabilitySet;
+  };
+  noNewPrivileges: boolean;
+  /** 0 disabled, 1 strict, 2 filter. */
+  seccomp: number;
+  signals: { blocked: bigint; ignored: bigint; caught: bigint };
+  /** Every line, by its key. */
+  fields: Record<string, string>;
+}
+
+function quad(value: string | undefined): IdQuad {
+  const [real, effective, saved, filesystem] = (value ?? '').split(/\s+/).map(Number);
+  return { real, effective, saved, filesystem };
+}
+
+function capabilitySet(value: string | undefined): CapabilitySet {
+  const mask = BigInt(`0x${value ?? '0'}`);
+  return { mask, hex: capabilityHex(mask), names: capabilitiesInMask(mask).map(capabilityName) };
+}
+
+/** Parses the text of a /proc/<pid>/status file. */
+export function parseProcStatus(text: string): ProcStatus {
+  const fields: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0) fields[line.slice(0, colon)] = line.slice(colon + 1).trim();
+  }
+  const hex = (key: string) => BigInt(`0x${fields[key] ?? '0'}`);
+  return {
+    name: fields.Name ?? '',
+    pid: Number(fields.Pid),
+    ppid: Number(fields.PPid),
+    state: fields.State ?? '',
+    uid: quad(fields.Uid),
+    gid: quad(fields.Gid),
+    groups: (fields.Groups ?? '').split(/\s+/).filter(Boolean).map(Number),
+    capabilities: {
+      inheritable: capabilitySet(fields.CapInh),
+      permitted: capabilitySet(fields.CapPrm),
+      effective: capabilitySet(fields.CapEff),
+      bounding: capabilitySet(fields.CapBnd),
+      ambient: capabilitySet(fields.CapAmb),
+    },
+    noNewPrivileges: fields.NoNewPrivs === '1',
+    seccomp: Number(fields.Seccomp ?? 0),
+    signals: { blocked: hex('SigBlk'), ignored: hex('SigIgn'), caught: hex('SigCgt') },
+    fields,
+  };
+}
+
+/**
+ * Reads and parses /proc/<pid>/status of any process. For a guest, prefer
+ * `guest.credentials()`, which cannot read a later process that reused the pid.
+ */
+export async function readProcStatus(pid: number | 'self'): Promise<ProcStatus> {
+  return parseProcStatus(await readFile(`/proc/${pid}/status`, 'latin1'));
+}

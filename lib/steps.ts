@@ -1,0 +1,86 @@
+/**
+ * The steps of a launch, in order, with the same names as native/steps.h (a test checks that
+ * the two lists match). The first steps run in the parent before clone(); from `sigaction` on
+ * they run in the child, before execve().
+ */
+export const STEP_NAMES = [
+  'resolve',
+  'pipe2',
+  'socketpair',
+  'open',
+  'fcntl',
+  'mmap',
+  'clone',
+  'sigaction',
+  'setsid',
+  'dup2',
+  'setgroups',
+  'setresgid',
+  'capbset_drop',
+  'securebits',
+  'keepcaps',
+  'setresuid',
+  'capset',
+  'ambient_clear',
+  'ambient_raise',
+  'no_new_privs',
+  'chdir',
+  'pdeathsig',
+  'getppid',
+  'verify',
+  'close_range',
+  'sigprocmask',
+  'execve',
+] as const;
+
+export type StepName = (typeof STEP_NAMES)[number];
+
+/** What the verify step compares, in the order of native/steps.h. */
+export const VERIFY_ITEMS = [
+  'uids',
+  'gids',
+  'groups',
+  'capabilities',
+  'ambient',
+  'bounding',
+  'no_new_privs',
+  'securebits',
+  'pdeathsig',
+] as const;
+
+export type VerifyItem = (typeof VERIFY_ITEMS)[number];
+
+/** The system call each step makes; steps that are one prctl(2) option say so. */
+export const STEP_SYSCALLS: Readonly<Record<StepName, string>> = {
+  resolve: 'getpwnam_r',
+  pipe2: 'pipe2',
+  socketpair: 'socketpair',
+  open: 'open',
+  fcntl: 'fcntl',
+  mmap: 'mmap',
+  clone: 'clone',
+  sigaction: 'rt_sigaction',
+  setsid: 'setsid',
+  dup2: 'dup2',
+  setgroups: 'setgroups',
+  setresgid: 'setresgid',
+  capbset_drop: 'prctl',
+  securebits: 'prctl',
+  keepcaps: 'prctl',
+  setresuid: 'setresuid',
+  capset: 'capset',
+  ambient_clear: 'prctl',
+  ambient_raise: 'prctl',
+  no_new_privs: 'prctl',
+  chdir: 'chdir',
+  pdeathsig: 'prctl',
+  getppid: 'getppid',
+  verify: 'capget',
+  close_range: 'close_range',
+  sigprocmask: 'rt_sigprocmask',
+  execve: 'execve',
+};
+
+export function stepName(index: number): StepName {
+  return STEP_NAMES[index] ?? 'clone';
+}
