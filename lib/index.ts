@@ -3,6 +3,7 @@
  * @packageDocumentation
  */
 export { spawnGuest } from './spawn-guest.js';
+export { planGuest, type GuestPlan } from './plan-guest.js';
 export { Guest, type GuestExit } from './guest.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec } from './options.js';
 export {

@@ -21,6 +21,8 @@ export interface NativeAddon {
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;
   cloneSharesMemory(): boolean;
+  /** This process's securebits (prctl PR_GET_SECUREBITS). */
+  securebits(): number;
   PidfdWatch: new (
     pidfd: number,
     onExit: (code: number | null, signal: number | null, waitErrno: number) => void,

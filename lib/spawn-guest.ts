@@ -1,15 +1,10 @@
-import { constants as osConstants } from 'node:os';
 import { capLastCap } from './capabilities.js';
-import { buildEnvironment } from './environment.js';
 import { SpawnGuestError, UnsupportedPlatformError } from './errors.js';
 import { Guest } from './guest.js';
-import { resolveIdentity } from './identity.js';
 import { launchFailure } from './launch-error.js';
-import { loadNative } from './native.js';
-import { normalizeOptions, type SpawnGuestOptions } from './options.js';
+import type { SpawnGuestOptions } from './options.js';
 import { buildLaunchPlan } from './plan.js';
-import { programCandidates } from './program.js';
-import { STEP_NAMES } from './steps.js';
+import { prepareGuest, splitArguments } from './prepare.js';
 
 function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });
@@ -23,11 +18,13 @@ function abortError(signal: AbortSignal): Error {
  * step and errno; either way no child is left behind.
  *
  * @example
+ * ```ts
  * const guest = await spawnGuest('/usr/bin/qemu-system-x86_64', args, {
  *   user: 'justin', primaryGroup: 'cvdnetwork', supplementaryGroups: ['cvdnetwork', 'kvm'],
  *   caps: ['net_admin'], env: { CUTTLEFISH_INSTANCE: '85' },
  * });
  * await guest.exited;
+ * ```
  */
 export async function spawnGuest(file: string, options: SpawnGuestOptions): Promise<Guest>;
 export async function spawnGuest(file: string, args: readonly string[], options: SpawnGuestOptions): Promise<Guest>;
@@ -40,23 +37,11 @@ export async function spawnGuest(
   const origin: { stack?: string } = {};
   Error.captureStackTrace(origin, spawnGuest);
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
-
-  const [args, rawOptions] = Array.isArray(argsOrOptions) ? [argsOrOptions, maybeOptions] : [undefined, argsOrOptions];
-  const options = normalizeOptions(file, args, rawOptions);
-  const spawnargs = [options.argv0, ...options.args];
-  if (options.signal?.aborted) throw abortError(options.signal);
-  const native = loadNative();
-
   try {
-    const identity = await resolveIdentity(options, native.resolve, spawnargs);
-    const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
-    const cwd = options.cwd ?? process.cwd();
-    const guestPath = environment.get('PATH');
-    const candidates = programCandidates(options.file, cwd, guestPath);
-    const context = { file: options.file, candidates, cwd: options.cwd, uid: identity.uid, gid: identity.gid, caps: options.caps, guestPath, spawnargs };
-    if (candidates.length === 0) {
-      throw launchFailure({ step: STEP_NAMES.indexOf('execve'), errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
-    }
+    const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
+    const signal = (rawOptions as { signal?: unknown } | undefined)?.signal;
+    if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
+    const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
     const plan = buildLaunchPlan(options, identity, environment, candidates, capLastCap());
     const answer = await native.launch(plan);
     if ('step' in answer) throw launchFailure(answer, context);
@@ -67,7 +52,7 @@ export async function spawnGuest(
       pidfd: answer.pidfd,
       fds: answer.fds,
       spawnfile: options.file,
-      spawnargs,
+      spawnargs: context.spawnargs,
       killSignal: options.killSignal,
       timeout: options.timeout,
       signal: options.signal,

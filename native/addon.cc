@@ -2,6 +2,7 @@
 // returns plain numbers and strings. All policy lives in lib/.
 
 #include <napi.h>
+#include <sys/prctl.h>
 
 #include <string>
 #include <vector>
@@ -179,6 +180,11 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   return worker->Promise();
 }
 
+// This process's securebits (prctl PR_GET_SECUREBITS); /proc/<pid>/status does not show them.
+Napi::Value Securebits(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0)));
+}
+
 Napi::Value CloneSharesMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), capspawn_clone_shares_memory());
 }
@@ -197,6 +203,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resolve", Napi::Function::New<Resolve>(env, "resolve"));
   exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
   exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
+  exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
   exports.Set("PidfdWatch", PidfdWatch::Define(env));
   return exports;
 }

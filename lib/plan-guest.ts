@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js';
+import { UnsupportedPlatformError } from './errors.js';
+import type { UserEntry } from './identity.js';
+import type { SpawnGuestOptions } from './options.js';
+import { prepareGuest, splitArguments } from './prepare.js';
+
+/** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
+export interface GuestPlan {
+  /** The program as given, and the paths execve would try in order. */
+  file: string;
+  candidates: string[];
+  argv: string[];
+  uid: number;
+  gid: number;
+  /** Supplementary groups, ascending. */
+  groups: number[];
+  /** The target's passwd entry, or null for a uid without one. */
+  user: UserEntry | null;
+  /** Capability names (`CAP_NET_ADMIN`) with their bit numbers. */
+  capabilities: { name: string; bit: number }[];
+  /** The guest's environment, in order. */
+  env: [string, string][];
+  cwd: string | undefined;
+  detached: boolean;
+  umask: number | undefined;
+  noNewPrivileges: boolean;
+  limitBoundingSet: boolean;
+  parentDeathSignal: number;
+  /** The lines the guest's /proc/<pid>/status should show, by key (`CapAmb` → `0000000000001000`). */
+  expectedStatus: Record<string, string>;
+}
+
+function ownStatusField(key: string): string | undefined {
+  return new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(readFileSync('/proc/self/status', 'latin1'))?.[1];
+}
+
+/**
+ * Decides everything spawnGuest would (checks, NSS lookups, environment, PATH search) and
+ * returns it, spawning nothing. Rejects with the same errors spawnGuest would before spawning.
+ */
+export async function planGuest(file: string, options: SpawnGuestOptions): Promise<GuestPlan>;
+export async function planGuest(file: string, args: readonly string[], options: SpawnGuestOptions): Promise<GuestPlan>;
+export async function planGuest(
+  file: string,
+  argsOrOptions: readonly string[] | SpawnGuestOptions,
+  maybeOptions?: SpawnGuestOptions,
+): Promise<GuestPlan> {
+  if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
+  const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
+  const { options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
+  const caps = capabilityHex(capabilityMask(options.caps));
+  const ids = (id: number) => `${id}\t${id}\t${id}\t${id}`;
+  return {
+    file: options.file,
+    candidates,
+    argv: [...context.spawnargs],
+    uid: identity.uid,
+    gid: identity.gid,
+    groups: identity.groups,
+    user: identity.user,
+    capabilities: options.caps.map((bit) => ({ name: capabilityName(bit), bit })),
+    env: [...environment],
+    cwd: options.cwd,
+    detached: options.detached,
+    umask: options.umask,
+    noNewPrivileges: options.noNewPrivileges,
+    limitBoundingSet: options.limitBoundingSet,
+    parentDeathSignal: options.parentDeathSignal,
+    expectedStatus: {
+      Uid: ids(identity.uid),
+      Gid: ids(identity.gid),
+      Groups: identity.groups.join(' '),
+      CapInh: caps,
+      CapPrm: caps,
+      CapEff: caps,
+      CapBnd: options.limitBoundingSet ? caps : (ownStatusField('CapBnd') ?? ''),
+      CapAmb: caps,
+      NoNewPrivs: options.noNewPrivileges ? '1' : (ownStatusField('NoNewPrivs') ?? '0'),
+    },
+  };
+}

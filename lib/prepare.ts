@@ -1,0 +1,54 @@
+import { constants as osConstants } from 'node:os';
+import { buildEnvironment } from './environment.js';
+import { resolveIdentity, type Identity } from './identity.js';
+import { launchFailure, type LaunchContext } from './launch-error.js';
+import { loadNative, type NativeAddon } from './native.js';
+import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
+import { programCandidates } from './program.js';
+import { STEP_NAMES } from './steps.js';
+
+/** Everything decided before a launch: checked options, ids, environment, program paths. */
+export interface PreparedGuest {
+  native: NativeAddon;
+  options: NormalizedOptions;
+  identity: Identity;
+  environment: Map<string, string>;
+  candidates: string[];
+  context: LaunchContext;
+}
+
+/** Splits spawnGuest's (file, args?, options) overloads. */
+export function splitArguments(
+  argsOrOptions: readonly string[] | SpawnGuestOptions | undefined,
+  maybeOptions: SpawnGuestOptions | undefined,
+): [readonly string[] | undefined, SpawnGuestOptions | undefined] {
+  return Array.isArray(argsOrOptions)
+    ? [argsOrOptions, maybeOptions]
+    : [undefined, argsOrOptions as SpawnGuestOptions | undefined];
+}
+
+/** Checks the options, resolves names through NSS and decides environment and program paths. */
+export async function prepareGuest(file: unknown, args: unknown, rawOptions: unknown): Promise<PreparedGuest> {
+  const options = normalizeOptions(file, args, rawOptions);
+  const spawnargs = [options.argv0, ...options.args];
+  const native = loadNative();
+  const identity = await resolveIdentity(options, native.resolve, spawnargs);
+  const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
+  const guestPath = environment.get('PATH');
+  const candidates = programCandidates(options.file, options.cwd ?? process.cwd(), guestPath);
+  const context: LaunchContext = {
+    file: options.file,
+    candidates,
+    cwd: options.cwd,
+    uid: identity.uid,
+    gid: identity.gid,
+    caps: options.caps,
+    guestPath,
+    spawnargs,
+  };
+  if (candidates.length === 0) {
+    const execve = STEP_NAMES.indexOf('execve');
+    throw launchFailure({ step: execve, errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
+  }
+  return { native, options, identity, environment, candidates, context };
+}

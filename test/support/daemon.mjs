@@ -1,0 +1,31 @@
+// A stand-in for a daemon that embeds capspawn, run by the privileged tests under setpriv
+// (reduced bounding set, non-root uid with a few capabilities, fork fallback, ...).
+// argv[2]: JSON { file, args, options }. Prints one JSON result line.
+import { readdirSync, readFileSync } from 'node:fs';
+import { spawnGuest } from '../../dist/index.js';
+import { loadNative } from '../../dist/native.js';
+
+function children() {
+  let n = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) n++;
+    } catch {}
+  }
+  return n;
+}
+
+const job = JSON.parse(process.argv[2]);
+try {
+  const guest = await spawnGuest(job.file, job.args ?? [], { stdio: ['ignore', 'pipe', 'inherit'], ...job.options });
+  let stdout = '';
+  guest.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+  const exit = await guest.exited;
+  await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
+  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: children(), cloneSharesMemory: loadNative().cloneSharesMemory() }));
+} catch (error) {
+  const { name, code, step, errno, syscall, capability, message } = error;
+  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: children() }));
+}
