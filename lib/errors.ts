@@ -1,3 +1,4 @@
+import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { StepName } from './steps.js';
 
@@ -157,13 +158,23 @@ export class UnsupportedPlatformError extends Error {
 }
 
 const systemErrors = getSystemErrorMap();
+// First name wins where two share a number: EAGAIN over EWOULDBLOCK.
+const errnoNames = new Map<number, string>();
+for (const [name, n] of Object.entries(osConstants.errno)) if (!errnoNames.has(n)) errnoNames.set(n, name);
+/** Messages libuv does not carry (it has no UV_ENOEXEC, for one). */
+const extraMessages: Record<string, string> = {
+  ENOEXEC: 'exec format error',
+  ECHILD: 'no child processes',
+  ESTALE: 'stale file handle',
+  ENOSYS: 'function not implemented',
+};
 
-/** `EPERM` for 1, or `errno 1234` when the number is unknown to libuv. */
+/** `EPERM` for 1, or `errno 1234` when the number is unknown here. */
 export function errnoName(errno: number): string {
-  return systemErrors.get(-errno)?.[0] ?? `errno ${errno}`;
+  return errnoNames.get(errno) ?? systemErrors.get(-errno)?.[0] ?? `errno ${errno}`;
 }
 
 /** `operation not permitted` for 1. */
 export function errnoMessage(errno: number): string {
-  return systemErrors.get(-errno)?.[1] ?? 'unknown error';
+  return systemErrors.get(-errno)?.[1] ?? extraMessages[errnoName(errno)] ?? 'system error';
 }

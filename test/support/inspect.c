@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
   struct dirent *e;
   while (d && (e = readdir(d)) != NULL) {
     if (e->d_name[0] == '.' || atoi(e->d_name) == dirfd(d)) continue;
-    char link[64], target[4096];
+    char link[300], target[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
     ssize_t n = readlink(link, target, sizeof target - 1);
     target[n < 0 ? 0 : n] = 0;

@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import { resolveIdentity, type ResolveAnswer, type ResolveRequest } from '../lib/identity.js';
+
+// NSS as a table, so the identity rules are tested without the addon.
+const users = [
+  { name: 'justin', uid: 1000, gid: 1000, home: '/home/justin', shell: '/bin/bash' },
+  { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' },
+  { name: 'wheelie', uid: 1001, gid: 1001, home: '/', shell: '/bin/sh' },
+];
+const groups = [
+  { name: 'justin', gid: 1000 },
+  { name: 'cvdnetwork', gid: 990 },
+  { name: 'kvm', gid: 104 },
+  { name: 'root', gid: 0 },
+];
+const memberships: Record<string, number[]> = { justin: [1000, 990, 104], root: [0], wheelie: [1001, 0] };
+
+async function fakeNss(req: ResolveRequest): Promise<ResolveAnswer> {
+  const user = users.find((u) => (typeof req.user === 'number' ? u.uid === req.user : u.name === req.user)) ?? null;
+  return {
+    user,
+    groups: req.groups.map((g) => groups.find((e) => e.name === g) ?? null),
+    userGroups: req.userGroups && user ? memberships[user.name] : null,
+  };
+}
+
+const resolve = (request: Parameters<typeof resolveIdentity>[0]) => resolveIdentity(request, fakeNss, ['x'], 65536);
+
+describe('resolveIdentity', () => {
+  it("defaults to the user's passwd group and its NSS groups, sorted", async () => {
+    expect(await resolve({ user: 'justin', allowRoot: false })).toMatchObject({ uid: 1000, gid: 1000, groups: [104, 990, 1000] });
+  });
+
+  it('uses exactly the groups asked for, names and numbers mixed', async () => {
+    const id = await resolve({ user: 'justin', primaryGroup: 'cvdnetwork', supplementaryGroups: ['cvdnetwork', 'kvm', 4242], allowRoot: false });
+    expect(id).toMatchObject({ gid: 990, groups: [104, 990, 4242] });
+  });
+
+  it('gives no supplementary group for []', async () => {
+    expect((await resolve({ user: 'justin', supplementaryGroups: [], allowRoot: false })).groups).toEqual([]);
+  });
+
+  it('accepts a uid without a passwd entry when the primary group is given', async () => {
+    expect(await resolve({ user: 4321, primaryGroup: 4321, allowRoot: false })).toEqual({ uid: 4321, gid: 4321, groups: [], user: null });
+  });
+
+  it('asks for a primary group when the uid has no passwd entry', async () => {
+    await expect(resolve({ user: 4321, allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_NO_PRIMARY_GROUP', option: 'primaryGroup' });
+  });
+
+  it('names the unknown user and group', async () => {
+    await expect(resolve({ user: 'nosuch', allowRoot: false })).rejects.toMatchObject({
+      name: 'SpawnGuestError',
+      code: 'ERR_CAPSPAWN_UNKNOWN_USER',
+      step: 'resolve',
+      option: 'user',
+      spawnargs: ['x'],
+    });
+    await expect(resolve({ user: 'justin', supplementaryGroups: ['kvm', 'nosuch'], allowRoot: false })).rejects.toMatchObject({
+      code: 'ERR_CAPSPAWN_UNKNOWN_GROUP',
+      option: 'supplementaryGroups[1]',
+    });
+    await expect(resolve({ user: 'justin', primaryGroup: 'nosuch', allowRoot: false })).rejects.toMatchObject({ option: 'primaryGroup' });
+  });
+
+  it('refuses a group listed twice, by name and by number', async () => {
+    await expect(resolve({ user: 'justin', supplementaryGroups: ['kvm', 104], allowRoot: false })).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_CAPSPAWN_DUPLICATE_GROUP',
+      option: 'supplementaryGroups[1]',
+    });
+  });
+
+  it('refuses more groups than NGROUPS_MAX', async () => {
+    const many = Array.from({ length: 11 }, (_, i) => 5000 + i);
+    await expect(resolveIdentity({ user: 'justin', supplementaryGroups: many, allowRoot: false }, fakeNss, [], 10)).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_OUT_OF_RANGE',
+      option: 'supplementaryGroups',
+    });
+  });
+
+  it('refuses uid 0 without allowRoot', async () => {
+    await expect(resolve({ user: 'root', allowRoot: false })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'user' });
+    await expect(resolve({ user: 0, primaryGroup: 0, allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'user' });
+    expect((await resolve({ user: 'root', allowRoot: true })).uid).toBe(0);
+  });
+
+  it('refuses gid 0 as primary or supplementary group without allowRoot', async () => {
+    await expect(resolve({ user: 'justin', primaryGroup: 'root', allowRoot: false })).rejects.toMatchObject({ option: 'primaryGroup' });
+    await expect(resolve({ user: 'justin', supplementaryGroups: ['kvm', 0], allowRoot: false })).rejects.toMatchObject({
+      code: 'ERR_CAPSPAWN_ROOT_TARGET',
+      option: 'supplementaryGroups[1]',
+    });
+    await expect(resolve({ user: 'wheelie', allowRoot: false })).rejects.toMatchObject({ option: 'supplementaryGroups', message: /from NSS/ });
+  });
+
+  it('reports an NSS failure with its call and errno', async () => {
+    const broken = async () => ({ errno: 5, syscall: 'getpwnam_r' });
+    await expect(resolveIdentity({ user: 'justin', allowRoot: false }, broken, [], 10)).rejects.toMatchObject({
+      code: 'EIO',
+      errno: -5,
+      step: 'resolve',
+      syscall: 'getpwnam_r',
+    });
+  });
+});

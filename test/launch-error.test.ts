@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { launchFailure, type LaunchContext } from '../lib/launch-error.js';
+import { STEP_NAMES } from '../lib/steps.js';
+
+const ctx: LaunchContext = {
+  file: 'qemu',
+  candidates: ['/usr/local/bin/qemu', '/usr/bin/qemu'],
+  cwd: '/srv/guest',
+  uid: 1000,
+  gid: 990,
+  caps: [12],
+  guestPath: '/usr/local/bin:/usr/bin',
+  spawnargs: ['qemu', '-m', '1G'],
+};
+const at = (step: (typeof STEP_NAMES)[number], errno: number, detail = 0, signal = 0) =>
+  launchFailure({ step: STEP_NAMES.indexOf(step), errno, detail, signal }, ctx);
+
+describe('launchFailure', () => {
+  it('names the step, errno and syscall like a SystemError', () => {
+    const e = at('setgroups', 1);
+    expect(e).toMatchObject({ name: 'SpawnGuestError', code: 'EPERM', errno: -1, step: 'setgroups', syscall: 'setgroups', spawnargs: ctx.spawnargs });
+    expect(e.message).toMatch(/^spawnGuest qemu: setgroups failed: EPERM \(operation not permitted\): .*CAP_SETGID/);
+  });
+
+  it('names the capability an ambient raise refused and points at securebits', () => {
+    const e = at('ambient_raise', 1, 12);
+    expect(e).toMatchObject({ step: 'ambient_raise', syscall: 'prctl', capability: 'CAP_NET_ADMIN' });
+    expect(e.message).toMatch(/CAP_NET_ADMIN.*SECBIT_NO_CAP_AMBIENT_RAISE/);
+  });
+
+  it('gives the candidate path of an execve failure', () => {
+    expect(at('execve', 13, 1)).toMatchObject({ code: 'EACCES', path: '/usr/bin/qemu', message: /not executable by uid 1000/ });
+    expect(at('execve', 2, 1).message).toMatch(/"qemu" was not found in the guest's PATH/);
+    expect(at('execve', 8, 0).message).toMatch(/never retries through \/bin\/sh/);
+  });
+
+  it('reports a verify mismatch without an errno', () => {
+    const e = at('verify', 0, 4);
+    expect(e).toMatchObject({ code: 'ERR_CAPSPAWN_VERIFY', mismatch: 'ambient' });
+    expect(e.errno).toBeUndefined();
+  });
+
+  it('reports a child killed before execve, with the step it was at', () => {
+    expect(at('verify', 0, 0, 9)).toMatchObject({ code: 'ERR_CAPSPAWN_CHILD_KILLED', signal: 'SIGKILL', step: 'verify', message: /killed by SIGKILL/ });
+  });
+
+  it('says where a directory was refused', () => {
+    expect(at('chdir', 13)).toMatchObject({ path: '/srv/guest', message: /uid 1000 cannot enter \/srv\/guest/ });
+  });
+
+  it('names the stdio slot of a bad descriptor', () => {
+    expect(at('fcntl', 9, 2)).toMatchObject({ code: 'EBADF', option: 'stdio[2]' });
+  });
+});
