@@ -24,7 +24,8 @@ try {
   guest.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
   const exit = await guest.exited;
   await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
-  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: children(), cloneSharesMemory: loadNative().cloneSharesMemory() }));
+  const parentFds = readdirSync('/proc/self/fd').map(Number);
+  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: children(), cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
 } catch (error) {
   const { name, code, step, errno, syscall, capability, message } = error;
   console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: children() }));

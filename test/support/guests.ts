@@ -56,10 +56,12 @@ export async function inspectGuest(options: SpawnGuestOptions): Promise<Inspecti
   return parseInspection(out.stdout);
 }
 
+/** A stand-in for a daemon embedding capspawn; see daemon.mjs. */
+export const daemonScript = new URL('./daemon.mjs', import.meta.url).pathname;
+
 /** The test process's node, run under setpriv with a job for test/support/daemon.mjs. */
 export function runDaemon(setprivArgs: string[], job: unknown, env: NodeJS.ProcessEnv = process.env): Promise<DaemonResult> {
-  const daemon = new URL('./daemon.mjs', import.meta.url).pathname;
-  const argv = [...setprivArgs, '--', process.execPath, daemon, JSON.stringify(job)];
+  const argv = [...setprivArgs, '--', process.execPath, daemonScript, JSON.stringify(job)];
   return new Promise((resolve, reject) => {
     execFile('setpriv', argv, { env, encoding: 'utf8' }, (error, stdout, stderr) => {
       try {
@@ -72,5 +74,5 @@ export function runDaemon(setprivArgs: string[], job: unknown, env: NodeJS.Proce
 }
 
 export type DaemonResult =
-  | { ok: true; code: number | null; signal: string | null; stdout: string; children: number; cloneSharesMemory: boolean }
+  | { ok: true; code: number | null; signal: string | null; stdout: string; children: number; cloneSharesMemory: boolean; parentFds: number[] }
   | { ok: false; error: { name: string; code: string; step?: string; errno?: number; syscall?: string; capability?: string; message: string }; children: number };

@@ -1,0 +1,158 @@
+// A running guest: exit, signals through the pidfd, credentials(), stdio, timeout, abort,
+// unref, dispose, and Node's own children beside it.
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, writeFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { spawnGuest, type Guest } from '../lib/index.js';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
+import { collect, inspectPath } from './support/guests.js';
+
+const user = FIXTURE_USERS.guest.name;
+const holdScript = new URL('./support/hold-guest.mjs', import.meta.url).pathname;
+const sleeper = (options: object = {}) => spawnGuest(inspectPath(), ['sleep', '60'], { user, stdio: 'ignore', ...options });
+
+/** Waits until `pid` is gone or `tries` checks (50 ms apart) have passed; true when gone. */
+async function vanishes(pid: number, tries = 100): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (!existsSync(`/proc/${pid}`)) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
+}
+
+/** Runs hold-guest.mjs and returns its process and the guest's pid. */
+async function holdGuest(job: object) {
+  const holder = spawn(process.execPath, [holdScript, JSON.stringify({ file: inspectPath(), args: ['sleep', '60'], options: { user }, ...job })], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
+  return { holder, guestPid: (JSON.parse(line.toString()) as { pid: number }).pid };
+}
+
+describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
+  it("reports the exit code through 'exit' and exited", async () => {
+    const guest = await spawnGuest(inspectPath(), ['exit', '3'], { user, stdio: 'ignore' });
+    const [event, exit] = await Promise.all([once(guest, 'exit'), guest.exited]);
+    expect(event).toEqual([3, null]);
+    expect(exit).toEqual({ code: 3, signal: null });
+    expect(guest.exitCode).toBe(3);
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it('kills through the pidfd and reports the signal', async () => {
+    const guest = await sleeper();
+    expect(guest.kill('SIGTERM')).toBe(true);
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(guest.signalCode).toBe('SIGTERM');
+    expect(guest.killed).toBe(true);
+  });
+
+  it('never signals a later process that reuses the pid of a reaped guest', async () => {
+    const guest = await spawnGuest(inspectPath(), ['exit', '0'], { user, stdio: 'ignore' });
+    await guest.exited;
+    // Ask the kernel for the same pid for the next process (ns_last_pid), a few times over
+    // in case another process on the machine takes it first.
+    let reused: ReturnType<typeof spawn> | undefined;
+    for (let attempt = 0; attempt < 20 && !reused; attempt++) {
+      writeFileSync('/proc/sys/kernel/ns_last_pid', String(guest.pid - 1));
+      const candidate = spawn('sleep', ['60'], { stdio: 'ignore' });
+      if (candidate.pid === guest.pid) reused = candidate;
+      else candidate.kill('SIGKILL');
+    }
+    expect(reused, 'could not get the same pid again').toBeDefined();
+    expect(guest.kill('SIGKILL')).toBe(false);
+    // The new process with that pid is still alive: it was not signalled.
+    expect(existsSync(`/proc/${guest.pid}`)).toBe(true);
+    expect(reused!.exitCode).toBeNull();
+    reused!.kill('SIGKILL');
+    await once(reused!, 'exit');
+  });
+
+  it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
+    const guest = await sleeper({ caps: ['net_admin'] });
+    const status = await guest.credentials();
+    expect(status.pid).toBe(guest.pid);
+    expect(status.uid).toEqual({ real: uidOf(user), effective: uidOf(user), saved: uidOf(user), filesystem: uidOf(user) });
+    expect(status.capabilities.ambient.names).toEqual(['CAP_NET_ADMIN']);
+    guest.kill('SIGKILL');
+    await guest.exited;
+    await expect(guest.credentials()).rejects.toMatchObject({ code: 'ESRCH' });
+  });
+
+  it('pipes stdin to the guest and its stdout and stderr back', async () => {
+    const guest = await spawnGuest('/bin/sh', ['-c', 'cat; echo err >&2'], { user });
+    guest.stdin!.end('hello through a pipe\n');
+    expect(await collect(guest)).toEqual({ code: 0, signal: null, stdout: 'hello through a pipe\n', stderr: 'err\n' });
+  });
+
+  it("emits 'close' after 'exit' once the stdio pipes are drained", async () => {
+    const guest = await spawnGuest('/bin/sh', ['-c', 'echo out'], { user, stdio: ['ignore', 'pipe', 'ignore'] });
+    const order: string[] = [];
+    guest.on('exit', () => order.push('exit'));
+    guest.stdout!.resume();
+    await once(guest, 'close');
+    expect(order).toEqual(['exit']);
+    expect(guest.stdin).toBeNull();
+    expect(guest.stderr).toBeNull();
+  });
+
+  it('sends killSignal after timeout', async () => {
+    const guest = await sleeper({ timeout: 100, killSignal: 'SIGUSR1' });
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGUSR1' });
+  });
+
+  it('kills the guest when its AbortSignal aborts', async () => {
+    const controller = new AbortController();
+    const guest = await sleeper({ signal: controller.signal });
+    controller.abort();
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
+  });
+
+  it('spawns nothing for an already aborted signal', async () => {
+    await expect(sleeper({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError', code: 'ABORT_ERR' });
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it('kills and waits on Symbol.asyncDispose', async () => {
+    const guest = await sleeper();
+    await guest[Symbol.asyncDispose]();
+    expect(guest.signalCode).toBe('SIGTERM');
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it('keeps the event loop alive until the guest exits, unless unref()ed', async () => {
+    const { holder, guestPid } = await holdGuest({ unref: true });
+    const [code] = await once(holder, 'exit');
+    expect(code).toBe(0);
+    expect(existsSync(`/proc/${guestPid}`)).toBe(true);
+    process.kill(guestPid, 'SIGKILL');
+  });
+
+  it('kills the guest when the parent dies, with parentDeathSignal', async () => {
+    const { holder, guestPid } = await holdGuest({ options: { user, parentDeathSignal: 'SIGKILL' } });
+    holder.kill('SIGKILL');
+    expect(await vanishes(guestPid)).toBe(true);
+  });
+
+  it('lets the guest outlive the parent without parentDeathSignal', async () => {
+    const { holder, guestPid } = await holdGuest({});
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    expect(await vanishes(guestPid, 4)).toBe(false);
+    process.kill(guestPid, 'SIGKILL');
+  });
+
+  it("leaves child_process alone: every one of its 'exit' events fires beside guests", async () => {
+    const ours: Promise<unknown>[] = [];
+    const theirs: Promise<unknown>[] = [];
+    for (let i = 0; i < 25; i++) {
+      theirs.push(new Promise((resolve, reject) => execFile('/bin/sh', ['-c', `exit ${i % 7}`], (e) => (e && e.code !== i % 7 ? reject(e) : resolve(i)))));
+      theirs.push(once(spawn('true'), 'exit'));
+      ours.push(spawnGuest('/bin/true', { user, stdio: 'ignore' }).then((g: Guest) => g.exited));
+    }
+    const results = await Promise.all([...theirs, ...ours]);
+    expect(results).toHaveLength(75);
+    expect(childrenOf()).toEqual([]);
+  });
+});
