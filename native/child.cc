@@ -157,10 +157,9 @@ int capspawn_child_main(void* raw) {
     if (syscall(SYS_getppid) != p->parent_pid) c.fail(ESRCH);
   }
 
-  if (p->test_kill_before_verify) syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
-
   // Read everything back: the kernel must show exactly the plan, or nothing runs.
   c.enter(STEP_VERIFY);
+  if (p->test_kill_before_verify) syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
   int item = 0;
   int err = 0;
   if (!verify_credentials(c, &item, &err)) c.fail(err, item);

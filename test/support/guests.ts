@@ -59,11 +59,15 @@ export async function inspectGuest(options: SpawnGuestOptions): Promise<Inspecti
 /** A stand-in for a daemon embedding capspawn; see daemon.mjs. */
 export const daemonScript = new URL('./daemon.mjs', import.meta.url).pathname;
 
-/** The test process's node, run under setpriv with a job for test/support/daemon.mjs. */
-export function runDaemon(setprivArgs: string[], job: unknown, env: NodeJS.ProcessEnv = process.env): Promise<DaemonResult> {
-  const argv = [...setprivArgs, '--', process.execPath, daemonScript, JSON.stringify(job)];
+/**
+ * Runs test/support/daemon.mjs with a job, under a launcher that reduces its privileges:
+ * `['setpriv', ...options]`, or the inspector's `securebits` mode.
+ */
+export function runDaemon(launcher: string[], job: unknown, env: NodeJS.ProcessEnv = process.env): Promise<DaemonResult> {
+  const [command, ...options] = launcher.length > 0 ? launcher : ['env'];
+  const argv = [...options, ...(command === 'setpriv' ? ['--'] : []), process.execPath, daemonScript, JSON.stringify(job)];
   return new Promise((resolve, reject) => {
-    execFile('setpriv', argv, { env, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(command, argv, { env, encoding: 'utf8' }, (error, stdout, stderr) => {
       try {
         resolve(JSON.parse(stdout) as DaemonResult);
       } catch {

@@ -3,6 +3,8 @@
  *   inspect tap TUNPATH     create a non-persistent TAP through TUNPATH; prints "ok" or the errno name
  *   inspect sleep SECONDS   sleep, then exit 0
  *   inspect exit CODE       exit with CODE
+ *   inspect securebits BITS PROGRAM [ARGS...]
+ *                           set this process's securebits (needs CAP_SETPCAP), then exec PROGRAM
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,6 +46,12 @@ int main(int argc, char **argv) {
   if (argc >= 3 && strcmp(argv[1], "tap") == 0) return tap(argv[2]);
   if (argc >= 3 && strcmp(argv[1], "sleep") == 0) { sleep(atoi(argv[2])); return 0; }
   if (argc >= 3 && strcmp(argv[1], "exit") == 0) return atoi(argv[2]);
+  if (argc >= 4 && strcmp(argv[1], "securebits") == 0) {
+    if (prctl(PR_SET_SECUREBITS, strtoul(argv[2], NULL, 0), 0, 0, 0) != 0) { perror("prctl"); return 126; }
+    execv(argv[3], argv + 3);
+    perror("execv");
+    return 127;
+  }
 
   printf("{\"status\":{");
   FILE *f = fopen("/proc/self/status", "re");

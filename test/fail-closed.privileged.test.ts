@@ -1,0 +1,132 @@
+// Fail-closed: every failure is a typed error naming the step and errno, and leaves no child,
+// no zombie and no fd behind.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawnGuest, type SpawnGuestOptions } from '../lib/index.js';
+import { testHooks } from '../lib/plan.js';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from './support/fixtures.js';
+import { inspectPath, runDaemon } from './support/guests.js';
+
+/** include/uapi/linux/securebits.h */
+const SECBIT_NO_CAP_AMBIENT_RAISE = 1 << 6;
+
+const user = FIXTURE_USERS.guest.name;
+
+describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
+  let dir = '';
+  let fdsBefore: number[] = [];
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'capspawn-fail-'));
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'not-executable'), '#!/bin/sh\necho hi\n', { mode: 0o644 });
+    writeFileSync(join(dir, 'no-shebang'), 'echo this is not a binary\n', { mode: 0o755 });
+    writeFileSync(join(dir, 'missing-interpreter'), '#!/nonexistent/interpreter\n', { mode: 0o755 });
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeEach(() => {
+    fdsBefore = openFds();
+  });
+  afterEach(() => {
+    // Nothing left behind by a failed launch: no child (running or zombie), no fd.
+    expect(childrenOf()).toEqual([]);
+    expect(openFds()).toEqual(fdsBefore);
+  });
+
+  const fails = (file: string, options: Partial<SpawnGuestOptions>, expected: Record<string, unknown>) =>
+    expect(spawnGuest(file, [], { user, stdio: 'pipe', ...options })).rejects.toMatchObject(expected);
+
+  it('names an unknown user and an unknown group before spawning', async () => {
+    await fails('/bin/true', { user: 'capspawn-no-such-user' }, { name: 'SpawnGuestError', code: 'ERR_CAPSPAWN_UNKNOWN_USER', step: 'resolve', option: 'user' });
+    await fails('/bin/true', { supplementaryGroups: ['capspawn-no-such-group'] }, { code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', option: 'supplementaryGroups[0]' });
+  });
+
+  it('refuses uid 0 without allowRoot', async () => {
+    await fails('/bin/true', { user: 'root' }, { name: 'RangeError', code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'user' });
+  });
+
+  it('reports a missing program as execve ENOENT, with the path', async () => {
+    await fails(join(dir, 'nothing-here'), {}, { code: 'ENOENT', errno: -2, step: 'execve', syscall: 'execve', path: join(dir, 'nothing-here') });
+    await fails('capspawn-no-such-program', {}, { code: 'ENOENT', step: 'execve', message: /not found in the guest's PATH/ });
+  });
+
+  it('reports a file without the x bit as execve EACCES', async () => {
+    await fails(join(dir, 'not-executable'), {}, { code: 'EACCES', errno: -13, step: 'execve', path: join(dir, 'not-executable') });
+  });
+
+  it('reports a file the kernel cannot run as ENOEXEC, never falling back to /bin/sh', async () => {
+    await fails(join(dir, 'no-shebang'), {}, { code: 'ENOEXEC', errno: -8, step: 'execve' });
+  });
+
+  it('reports a script whose interpreter is missing as ENOENT', async () => {
+    await fails(join(dir, 'missing-interpreter'), {}, { code: 'ENOENT', step: 'execve', path: join(dir, 'missing-interpreter') });
+  });
+
+  it('reports a working directory the target cannot enter as chdir EACCES', async () => {
+    await fails('/bin/true', { cwd: '/root' }, { code: 'EACCES', step: 'chdir', path: '/root' });
+  });
+
+  it('reports a bad stdio descriptor as a typed error', async () => {
+    await fails('/bin/true', { stdio: ['ignore', 987, 'ignore'] }, { code: 'EBADF', step: 'fcntl', option: 'stdio[1]' });
+  });
+
+  it('reports a child killed before execve as a failure, not a success', async () => {
+    testHooks.killBeforeVerify = true;
+    try {
+      await fails('/bin/true', {}, { code: 'ERR_CAPSPAWN_CHILD_KILLED', signal: 'SIGKILL', step: 'verify' });
+    } finally {
+      testHooks.killBeforeVerify = false;
+    }
+  });
+
+  it('keeps the caller\'s stack in the error', async () => {
+    const error = await spawnGuest('/nonexistent', { user }).catch((e: Error) => e);
+    expect(error.stack).toMatch(/fail-closed\.privileged\.test\.ts/);
+  });
+});
+
+describe.runIf(isRoot)(`a daemon with fewer privileges (${notRootReason})`, () => {
+  const job = (options: object) => ({ file: '/bin/grep', args: ['-E', '^(Uid|Groups|Cap(Inh|Prm|Eff|Amb)):', '/proc/self/status'], options: { user, ...options } });
+
+  it('works as a non-root daemon holding only SETUID, SETGID, SETPCAP and NET_ADMIN', async () => {
+    const caps = '+setuid,+setgid,+setpcap,+net_admin';
+    const result = await runDaemon(
+      ['setpriv', '--reuid', FIXTURE_USERS.second.name, '--regid', FIXTURE_USERS.second.primary, '--clear-groups', '--inh-caps', caps, '--ambient-caps', caps, '--bounding-set', `-all,${caps}`],
+      job({ caps: ['net_admin'], supplementaryGroups: ['capspawn-extra'] }),
+    );
+    expect(result).toMatchObject({ ok: true, code: 0, children: 0 });
+    if (!result.ok) return;
+    expect(result.stdout).toMatch(/^CapAmb:\t0000000000001000$/m);
+    expect(result.stdout).toMatch(/^CapEff:\t0000000000001000$/m);
+  });
+
+  it('fails at capset when the capability is not in the daemon\'s bounding set', async () => {
+    const result = await runDaemon(['setpriv', '--bounding-set', '-net_admin'], job({ caps: ['net_admin'] }));
+    expect(result).toMatchObject({ ok: false, children: 0, error: { name: 'SpawnGuestError', code: 'EPERM', step: 'capset' } });
+    if (!result.ok) expect(result.error.message).toMatch(/CAP_NET_ADMIN is not in this process's bounding set/);
+  });
+
+  it('fails at the ambient raise under SECBIT_NO_CAP_AMBIENT_RAISE, naming the capability', async () => {
+    const result = await runDaemon([inspectPath(), 'securebits', String(SECBIT_NO_CAP_AMBIENT_RAISE)], job({ caps: ['net_admin'] }));
+    expect(result).toMatchObject({ ok: false, children: 0, error: { code: 'EPERM', step: 'ambient_raise', capability: 'CAP_NET_ADMIN' } });
+  });
+
+  it('fails at setgroups without CAP_SETGID', async () => {
+    const result = await runDaemon(['setpriv', '--bounding-set', '-setgid'], job({}));
+    expect(result).toMatchObject({ ok: false, children: 0, error: { code: 'EPERM', step: 'setgroups', syscall: 'setgroups' } });
+  });
+
+  it('fails at setresuid without CAP_SETUID', async () => {
+    const result = await runDaemon(['setpriv', '--bounding-set', '-setuid'], job({}));
+    expect(result).toMatchObject({ ok: false, children: 0, error: { code: 'EPERM', step: 'setresuid' } });
+  });
+
+  it('launches the same through the fork fallback where CLONE_VM does not share memory', async () => {
+    const result = await runDaemon([], job({ caps: ['net_admin'] }), { ...process.env, CAPSPAWN_CLONE_MODE: 'fork' });
+    expect(result).toMatchObject({ ok: true, code: 0, cloneSharesMemory: false });
+    if (result.ok) expect(result.stdout).toMatch(/^CapAmb:\t0000000000001000$/m);
+    const failed = await runDaemon(['setpriv', '--bounding-set', '-net_admin'], job({ caps: ['net_admin'] }), { ...process.env, CAPSPAWN_CLONE_MODE: 'fork' });
+    expect(failed).toMatchObject({ ok: false, children: 0, error: { code: 'EPERM', step: 'capset' } });
+  });
+});
