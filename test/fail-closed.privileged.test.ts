@@ -81,8 +81,8 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
   });
 
   it('keeps the caller\'s stack in the error', async () => {
-    const error = await spawnGuest('/nonexistent', { user }).catch((e: Error) => e);
-    expect(error.stack).toMatch(/fail-closed\.privileged\.test\.ts/);
+    const error: unknown = await spawnGuest('/nonexistent', { user }).catch((e: unknown) => e);
+    expect((error as Error).stack).toMatch(/fail-closed\.privileged\.test\.ts/);
   });
 });
 
