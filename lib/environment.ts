@@ -37,6 +37,7 @@ export const LOADER_VARIABLES: ReadonlySet<string> = new Set([
 /** Prefixes of loader variables: `LD_PRELOAD`, `LD_AUDIT`, `MALLOC_CHECK_`, ... */
 const LOADER_PREFIXES = ['LD_', 'MALLOC_', 'GLIBC_'];
 
+/** Whether a `passEnv` glob skips this variable (see {@link LOADER_VARIABLES}). */
 export function isLoaderVariable(name: string): boolean {
   return LOADER_VARIABLES.has(name) || LOADER_PREFIXES.some((prefix) => name.startsWith(prefix));
 }

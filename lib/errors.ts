@@ -33,6 +33,7 @@ export class InvalidOptionError extends TypeError {
     this.option = option;
   }
 
+  /** `'TypeError'`, as for Node's own argument errors. */
   override get name(): string {
     return 'TypeError';
   }
@@ -54,6 +55,7 @@ export class OptionRangeError extends RangeError {
     this.option = option;
   }
 
+  /** `'RangeError'`, as for Node's own range errors. */
   override get name(): string {
     return 'RangeError';
   }
@@ -134,6 +136,7 @@ export class SpawnGuestError extends Error implements SpawnGuestErrorFields {
     }
   }
 
+  /** `'SpawnGuestError'` */
   override get name(): string {
     return 'SpawnGuestError';
   }
@@ -141,7 +144,9 @@ export class SpawnGuestError extends Error implements SpawnGuestErrorFields {
 
 /** The package runs only on Linux; elsewhere spawnGuest rejects with this. */
 export class UnsupportedPlatformError extends Error {
+  /** Always `ERR_CAPSPAWN_UNSUPPORTED_PLATFORM`. */
   readonly code = 'ERR_CAPSPAWN_UNSUPPORTED_PLATFORM';
+  /** `process.platform` where the call was made. */
   readonly platform: string;
 
   constructor(platform: string) {
@@ -152,6 +157,7 @@ export class UnsupportedPlatformError extends Error {
     this.platform = platform;
   }
 
+  /** `'UnsupportedPlatformError'` */
   override get name(): string {
     return 'UnsupportedPlatformError';
   }

@@ -9,7 +9,9 @@ import { parseProcStatus, type ProcStatus } from './proc-status.js';
 
 /** How a guest ended: an exit code, or the signal that killed it. */
 export interface GuestExit {
+  /** The exit status, or null when a signal ended the guest. */
   code: number | null;
+  /** The signal that ended the guest, or null when it exited. */
   signal: NodeJS.Signals | null;
 }
 
@@ -57,7 +59,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   readonly stderr: Readable | null;
   /** Every stdio slot's stream (sockets for `'pipe'` slots above 2), or null. */
   readonly stdio: readonly (Socket | null)[];
+  /** The program as given to spawnGuest. */
   readonly spawnfile: string;
+  /** argv of the guest, argv0 first. */
   readonly spawnargs: readonly string[];
   /** Settles once the guest has exited and been reaped; never rejects. */
   readonly exited: Promise<GuestExit>;

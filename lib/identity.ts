@@ -4,10 +4,15 @@ import type { IdSpec } from './options.js';
 
 /** A passwd entry, as NSS returned it. */
 export interface UserEntry {
+  /** Login name. */
   name: string;
+  /** User id. */
   uid: number;
+  /** The passwd primary group. */
   gid: number;
+  /** Home directory, the guest's HOME. */
   home: string;
+  /** Login shell, the guest's SHELL. */
   shell: string;
 }
 

@@ -4,6 +4,7 @@
  */
 export { spawnGuest } from './spawn-guest.js';
 export { planGuest, type GuestPlan } from './plan-guest.js';
+export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec } from './options.js';
 export {

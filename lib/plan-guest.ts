@@ -9,23 +9,38 @@ import { prepareGuest, splitArguments } from './prepare.js';
 export interface GuestPlan {
   /** The program as given, and the paths execve would try in order. */
   file: string;
+  /** The absolute paths execve would try, in order. */
   candidates: string[];
+  /** argv of the guest, argv0 first. */
   argv: string[];
+  /** The uid the guest runs as. */
   uid: number;
+  /** The primary gid. */
   gid: number;
   /** Supplementary groups, ascending. */
   groups: number[];
   /** The target's passwd entry, or null for a uid without one. */
   user: UserEntry | null;
   /** Capability names (`CAP_NET_ADMIN`) with their bit numbers. */
-  capabilities: { name: string; bit: number }[];
+  capabilities: {
+    /** `CAP_NET_ADMIN` */
+    name: string;
+    /** 12 */
+    bit: number;
+  }[];
   /** The guest's environment, in order. */
   env: [string, string][];
+  /** The absolute working directory, or undefined to inherit this process's. */
   cwd: string | undefined;
+  /** Whether the guest starts a new session. */
   detached: boolean;
+  /** The guest's umask, or undefined to inherit. */
   umask: number | undefined;
+  /** Whether no_new_privs is set. */
   noNewPrivileges: boolean;
+  /** Whether the bounding set is limited to the capabilities. */
   limitBoundingSet: boolean;
+  /** The parent-death signal number, 0 for none. */
   parentDeathSignal: number;
   /** The lines the guest's /proc/<pid>/status should show, by key (`CapAmb` → `0000000000001000`). */
   expectedStatus: Record<string, string>;

@@ -3,39 +3,68 @@ import { capabilitiesInMask, capabilityHex, capabilityName } from './capabilitie
 
 /** The four ids of a process, as the Uid: and Gid: lines give them. */
 export interface IdQuad {
+  /** Real id. */
   real: number;
+  /** Effective id. */
   effective: number;
+  /** Saved set-id. */
   saved: number;
+  /** File-system id. */
   filesystem: number;
 }
 
 /** One capability set: the mask, its hex form as in /proc, and the names of its bits. */
 export interface CapabilitySet {
+  /** The set as a bit mask: bit 12 is CAP_NET_ADMIN. */
   mask: bigint;
+  /** The 16 hex digits /proc shows: `0000000000001000`. */
   hex: string;
+  /** Names of the capabilities in the set, ascending: `['CAP_NET_ADMIN']`. */
   names: string[];
 }
 
 /** The credential-related parts of /proc/<pid>/status. */
 export interface ProcStatus {
+  /** The command name (`Name:`). */
   name: string;
+  /** `Pid:` */
   pid: number;
+  /** `PPid:` */
   ppid: number;
+  /** `State:`, e.g. `S (sleeping)`. */
   state: string;
+  /** `Uid:` real, effective, saved and file-system uid. */
   uid: IdQuad;
+  /** `Gid:` real, effective, saved and file-system gid. */
   gid: IdQuad;
+  /** `Groups:` the supplementary groups. */
   groups: number[];
+  /** The five capability sets. */
   capabilities: {
+    /** `CapInh:` */
     inheritable: CapabilitySet;
+    /** `CapPrm:` */
     permitted: CapabilitySet;
+    /** `CapEff:` */
     effective: CapabilitySet;
+    /** `CapBnd:` */
     bounding: CapabilitySet;
+    /** `CapAmb:` */
     ambient: CapabilitySet;
   };
+  /** `NoNewPrivs:` */
   noNewPrivileges: boolean;
   /** 0 disabled, 1 strict, 2 filter. */
   seccomp: number;
-  signals: { blocked: bigint; ignored: bigint; caught: bigint };
+  /** Signal masks. */
+  signals: {
+    /** `SigBlk:` */
+    blocked: bigint;
+    /** `SigIgn:` */
+    ignored: bigint;
+    /** `SigCgt:` */
+    caught: bigint;
+  };
   /** Every line, by its key. */
   fields: Record<string, string>;
 }

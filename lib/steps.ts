@@ -33,6 +33,7 @@ export const STEP_NAMES = [
   'execve',
 ] as const;
 
+/** One step of a launch, as `SpawnGuestError.step` names it. */
 export type StepName = (typeof STEP_NAMES)[number];
 
 /** What the verify step compares, in the order of native/steps.h. */
@@ -48,6 +49,7 @@ export const VERIFY_ITEMS = [
   'pdeathsig',
 ] as const;
 
+/** What a verify failure found different, as `SpawnGuestError.mismatch` names it. */
 export type VerifyItem = (typeof VERIFY_ITEMS)[number];
 
 /** The system call each step makes; steps that are one prctl(2) option say so. */

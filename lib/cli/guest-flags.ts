@@ -1,0 +1,127 @@
+import type { SpawnGuestOptions } from '../options.js';
+import { UsageError } from './usage-error.js';
+
+/** What parseArgs gives for one flag: its string(s), or true for a switch. */
+export type FlagValue = string | string[] | boolean;
+
+/**
+ * One command-line flag and the spawnGuest option it sets. Flags only change spelling
+ * (lists split at commas, digits become ids, octal umasks); every rule about the values is
+ * the library's, so a bad value fails exactly as it would through the API.
+ */
+export interface GuestFlag {
+  flag: string;
+  option: keyof SpawnGuestOptions;
+  /** Shown in --help after the flag: `--user USER`. Absent for switches. */
+  valueName?: string;
+  repeatable?: boolean;
+  help: string;
+  /** The option's value; `undefined` means "the library's default", overriding a config file. */
+  toOption(value: FlagValue): unknown;
+}
+
+/** All digits: a uid or gid, as setpriv and chown read them. */
+function idFromFlag(spec: string): string | number {
+  return /^\d+$/.test(spec) ? Number(spec) : spec;
+}
+
+function listFromFlag(value: FlagValue): string[] {
+  return ([] as string[]).concat(value as string | string[]).flatMap((item) => item.split(','));
+}
+
+function environmentFromFlag(value: FlagValue): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const assignment of value as string[]) {
+    const equals = assignment.indexOf('=');
+    if (equals < 0) throw new UsageError(`--env ${assignment}: write NAME=VALUE (use --pass-env NAME to copy a variable from this environment)`);
+    env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
+  }
+  return env;
+}
+
+function umaskFromFlag(value: FlagValue): number {
+  const text = value as string;
+  if (!/^[0-7]+$/.test(text)) throw new UsageError(`--umask ${text}: write the mask in octal, such as 027`);
+  return Number.parseInt(text, 8);
+}
+
+/** `KILL`, `kill`, `SIGKILL` and `9` all name SIGKILL, as for kill(1) and setpriv --pdeathsig. */
+function signalFromFlag(value: FlagValue): string | number {
+  const text = value as string;
+  if (/^\d+$/.test(text)) return Number(text);
+  const upper = text.toUpperCase();
+  return upper.startsWith('SIG') ? upper : `SIG${upper}`;
+}
+
+/** The flags of run, explain and doctor that mirror spawnGuest's options one to one. */
+export const GUEST_FLAGS: readonly GuestFlag[] = [
+  { flag: 'user', option: 'user', valueName: 'USER', help: 'run as USER: a name, or a uid', toOption: (v) => idFromFlag(v as string) },
+  {
+    flag: 'group',
+    option: 'primaryGroup',
+    valueName: 'GROUP',
+    help: "primary group: a name or a gid (default: the user's passwd group)",
+    toOption: (v) => idFromFlag(v as string),
+  },
+  {
+    flag: 'groups',
+    option: 'supplementaryGroups',
+    valueName: 'G1,G2',
+    help: 'exactly these supplementary groups: names or gids',
+    toOption: (v) => listFromFlag(v).map(idFromFlag),
+  },
+  {
+    flag: 'init-groups',
+    option: 'supplementaryGroups',
+    help: "the user's groups as NSS lists them (the default)",
+    toOption: () => undefined,
+  },
+  { flag: 'clear-groups', option: 'supplementaryGroups', help: 'no supplementary groups', toOption: () => [] },
+  {
+    flag: 'caps',
+    option: 'caps',
+    valueName: 'CAPS',
+    repeatable: true,
+    help: 'ambient capabilities: net_admin,net_raw (+net_admin, CAP_NET_ADMIN and 12 work too)',
+    toOption: (v) => listFromFlag(v).map(idFromFlag),
+  },
+  {
+    flag: 'env',
+    option: 'env',
+    valueName: 'NAME=VALUE',
+    repeatable: true,
+    help: 'set a variable in the guest (repeatable)',
+    toOption: environmentFromFlag,
+  },
+  {
+    flag: 'pass-env',
+    option: 'passEnv',
+    valueName: 'PATTERN',
+    repeatable: true,
+    help: "copy variables from this environment by name or glob, such as 'CUTTLEFISH_*' (repeatable)",
+    toOption: (v) => v,
+  },
+  { flag: 'cwd', option: 'cwd', valueName: 'DIR', help: 'working directory, entered as the guest', toOption: (v) => v },
+  { flag: 'umask', option: 'umask', valueName: 'MASK', help: 'file mode creation mask, in octal (027)', toOption: umaskFromFlag },
+  { flag: 'no-new-privs', option: 'noNewPrivileges', help: 'set no_new_privs: execve never grants more', toOption: () => true },
+  {
+    flag: 'limit-bounding-set',
+    option: 'limitBoundingSet',
+    help: 'drop every capability not in --caps from the bounding set',
+    toOption: () => true,
+  },
+  {
+    flag: 'pdeathsig',
+    option: 'parentDeathSignal',
+    valueName: 'SIG',
+    help: 'signal the guest gets when capspawn dies (KILL, SIGTERM, 9)',
+    toOption: signalFromFlag,
+  },
+  { flag: 'allow-root', option: 'allowRoot', help: 'permit uid 0 or gid 0 as the target', toOption: () => true },
+];
+
+/** The flag that sets `option`, for messages about it: `--groups` for `supplementaryGroups`. */
+export function flagForOption(option: string): string | undefined {
+  const entry = GUEST_FLAGS.find((f) => f.option === option && f.valueName !== undefined) ?? GUEST_FLAGS.find((f) => f.option === option);
+  return entry && `--${entry.flag}`;
+}

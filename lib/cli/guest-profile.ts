@@ -1,0 +1,61 @@
+import type { SpawnGuestOptions } from '../options.js';
+import type { CommandLine } from './command-line.js';
+import type { ConfigFile } from './config-file.js';
+import { flagForOption, GUEST_FLAGS } from './guest-flags.js';
+import { UsageError } from './usage-error.js';
+
+/** The spawnGuest options of one invocation, and where each came from. */
+export interface GuestProfile {
+  options: SpawnGuestOptions;
+  /**
+   * Who set an option, for messages about it: `--caps`, or `guest.json: field "caps[1]"`.
+   * `optionPath` is the `option` of the library's errors.
+   */
+  sourceOf(optionPath: string): string;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/**
+ * Config file first, flags over it: a flag replaces the file's field, except that --env and
+ * --pass-env add to the file's `env` and `passEnv` (an --env variable wins over the file's).
+ */
+export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefined): GuestProfile {
+  const groupFlags = [...new Set(line.order)].filter((flag) => GUEST_FLAGS.some((f) => f.flag === flag && f.option === 'supplementaryGroups'));
+  if (groupFlags.length > 1) {
+    throw new UsageError(`${groupFlags.map((f) => `--${f}`).join(' and ')} exclude each other: give one of --groups, --init-groups, --clear-groups`);
+  }
+
+  const fileFields = config?.fields ?? {};
+  const options: Record<string, unknown> = { ...fileFields };
+  const fromFlags = new Set<string>();
+  for (const spec of GUEST_FLAGS) {
+    const value = line.values[spec.flag];
+    if (value === undefined) continue;
+    const option = spec.option;
+    const fromFlag = spec.toOption(value);
+    fromFlags.add(option);
+    if (option === 'env' && isRecord(fileFields.env)) options.env = { ...fileFields.env, ...(fromFlag as object) };
+    else if (option === 'passEnv' && Array.isArray(fileFields.passEnv)) options.passEnv = [...fileFields.passEnv, ...(fromFlag as string[])];
+    else if (fromFlag === undefined) delete options[option];
+    else options[option] = fromFlag;
+  }
+  if (options.user === undefined) {
+    throw new UsageError(`no user given: pass --user USER${config ? `, or set "user" in ${config.path}` : ''}`);
+  }
+
+  const fileSource = (path: string) => `${config?.path}: field "${path}"`;
+  const sourceOf = (path: string): string => {
+    const [top, rest] = path.split(/[.[]/, 2);
+    if (!fromFlags.has(top)) return top in fileFields ? fileSource(path) : (flagForOption(top) ?? path);
+    const flag = flagForOption(top) ?? path;
+    if (top === 'env' && isRecord(fileFields.env) && rest in fileFields.env && !(line.values.env as string[]).some((a) => a.startsWith(`${rest}=`))) {
+      return fileSource(path);
+    }
+    if (top === 'passEnv' && Array.isArray(fileFields.passEnv) && Number.parseInt(rest, 10) < fileFields.passEnv.length) return fileSource(path);
+    return flag;
+  };
+  return { options: options as unknown as SpawnGuestOptions, sourceOf };
+}

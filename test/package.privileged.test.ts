@@ -1,0 +1,99 @@
+// The package as users get it: `npm pack`, installed into a fresh project with no compiler on
+// PATH and no build/ directory, imported from ESM and CommonJS, spawning a guest as root.
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
+
+const run = promisify(execFile);
+const root = new URL('..', import.meta.url).pathname;
+const npmCli = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+
+/** The files `npm pack` would ship, as it lists them. */
+function packedFiles(): string[] {
+  const out = execFileSync(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path).sort();
+}
+
+describe('the published file list', () => {
+  it('ships the built library, its types, the native sources and prebuilds, and nothing else', () => {
+    const files = packedFiles();
+    const unexpected = files.filter(
+      (f) => !/^(dist\/.+\.(js|d\.ts)|native\/[a-z_]+\.(cc|h)|prebuilds\/[a-z0-9-]+\/capspawn\.[a-z]+\.node|binding\.gyp|package\.json|README\.md|LICENSE)$/.test(f),
+    );
+    expect(unexpected).toEqual([]);
+    for (const needed of ['dist/index.js', 'dist/index.d.ts', 'binding.gyp', 'native/child.cc', 'native/steps.h', 'LICENSE']) {
+      expect(files).toContain(needed);
+    }
+    expect(files.some((f) => f.startsWith('test/') || f.startsWith('lib/') || f.startsWith('bench/'))).toBe(false);
+  });
+});
+
+describe('on a platform other than Linux', () => {
+  it('imports, and spawnGuest rejects with ERR_CAPSPAWN_UNSUPPORTED_PLATFORM', async () => {
+    const script = `Object.defineProperty(process, 'platform', { value: 'darwin' });
+const capspawn = await import(${JSON.stringify(join(root, 'dist', 'index.js'))});
+const error = await capspawn.spawnGuest('/bin/true', { user: 'nobody' }).catch((e) => e);
+console.log(JSON.stringify({ exports: typeof capspawn.spawnGuest, name: error.name, code: error.code, platform: error.platform }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    expect(JSON.parse(stdout)).toEqual({ exports: 'function', name: 'UnsupportedPlatformError', code: 'ERR_CAPSPAWN_UNSUPPORTED_PLATFORM', platform: 'darwin' });
+  });
+});
+
+describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notRootReason})`, () => {
+  let work = '';
+  let project = '';
+  let env: NodeJS.ProcessEnv = {};
+  beforeAll(async () => {
+    work = mkdtempSync(join(tmpdir(), 'capspawn-pack-'));
+    // prepack builds dist/ and the prebuilt binary for this platform.
+    await run(process.execPath, [npmCli, 'pack', '--pack-destination', work], { cwd: root });
+    const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+    expect(tarball).toBeDefined();
+
+    // PATH holds node and sh only: no make, no cc, no g++, no python3.
+    const bin = join(work, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    symlinkSync('/bin/sh', join(bin, 'sh'));
+    env = { HOME: work, PATH: bin, npm_config_cache: join(process.env.HOME ?? '/root', '.npm'), npm_config_update_notifier: 'false' };
+    for (const tool of ['cc', 'g++', 'make', 'python3']) {
+      expect(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env })).toThrow();
+    }
+
+    project = join(work, 'app');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!)], { cwd: project, env });
+  }, 300_000);
+  afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+  const guestScript = (importLine: string) => `${importLine}
+const guest = await spawnGuest('/bin/grep', ['^CapAmb:', '/proc/self/status'], { user: '${FIXTURE_USERS.guest.name}', caps: ['net_admin'], stdio: ['ignore', 'inherit', 'inherit'] });
+const exit = await guest.exited;
+if (exit.code !== 0) process.exit(1);`;
+
+  it('installs from the prebuilt binary, building nothing', () => {
+    const installed = join(project, 'node_modules', 'capspawn');
+    expect(existsSync(join(installed, 'prebuilds'))).toBe(true);
+    expect(existsSync(join(installed, 'build'))).toBe(false);
+  });
+
+  it('spawns a guest when imported from ESM', async () => {
+    writeFileSync(join(project, 'esm.mjs'), guestScript("import { spawnGuest } from 'capspawn';"));
+    const { stdout } = await run(process.execPath, ['esm.mjs'], { cwd: project, env });
+    expect(stdout).toBe('CapAmb:\t0000000000001000\n');
+  });
+
+  it('spawns a guest when loaded with require() from CommonJS', async () => {
+    writeFileSync(
+      join(project, 'cjs.cjs'),
+      `const { spawnGuest } = require('capspawn');\n(async () => {\n${guestScript('')}\n})();`,
+    );
+    const { stdout } = await run(process.execPath, ['--no-warnings', 'cjs.cjs'], { cwd: project, env });
+    expect(stdout).toBe('CapAmb:\t0000000000001000\n');
+  });
+});
