@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { open } from 'node:fs/promises';
+import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { checkSignal } from './options.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
+import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
 import { parseProcStatus, type ProcStatus } from './proc-status.js';
 
 /** How a guest ended: an exit code, or the signal that killed it. */
@@ -135,15 +136,42 @@ export class Guest extends EventEmitter implements AsyncDisposable {
    * once the guest has been reaped, so it never describes another process with the same pid.
    */
   async credentials(): Promise<ProcStatus> {
+    return this.#fromProc(async (dir) => parseProcStatus(await readFile(`${dir}/status`, 'latin1')));
+  }
+
+  /**
+   * Where the guest runs: its cgroup, resource limits, namespace ids, oom_score_adj and nice
+   * value, for logging. Rejects once the guest has been reaped, like {@link credentials}.
+   */
+  async placement(): Promise<ProcPlacement> {
+    return this.#fromProc(async (dir) => {
+      const text = (name: string) => readFile(`${dir}/${name}`, 'latin1');
+      const links = await Promise.all(NAMESPACE_KINDS.map((kind) => readlink(`${dir}/ns/${kind}`).catch(() => undefined)));
+      const namespaces: Record<string, string> = {};
+      NAMESPACE_KINDS.forEach((kind, i) => {
+        if (links[i] !== undefined) namespaces[kind] = links[i];
+      });
+      const [cgroup, limits, oomScoreAdj, stat] = await Promise.all([text('cgroup'), text('limits'), text('oom_score_adj'), text('stat')]);
+      return parsePlacement({ cgroup, limits, oomScoreAdj, stat, namespaces });
+    });
+  }
+
+  /**
+   * Reads from /proc/<pid> while the pid is still this guest's. Only this object reaps the
+   * guest, on the event loop; if it has not happened by the time the reads have finished, they
+   * all read this guest (a zombie keeps its pid until reaped).
+   */
+  async #fromProc<T>(read: (dir: string) => Promise<T>): Promise<T> {
     if (this.#reaped) throw this.#goneError();
-    // Until we reap it, the pid stays ours (a zombie holds it); the open file pins it.
-    const file = await open(`/proc/${this.pid}/status`, 'r');
+    let result: T;
     try {
+      result = await read(`/proc/${this.pid}`);
+    } catch (error) {
       if (this.#reaped) throw this.#goneError();
-      return parseProcStatus(await file.readFile('latin1'));
-    } finally {
-      await file.close();
+      throw error;
     }
+    if (this.#reaped) throw this.#goneError();
+    return result;
   }
 
   #goneError(): Error {

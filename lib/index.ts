@@ -7,6 +7,8 @@ export { planGuest, type GuestPlan } from './plan-guest.js';
 export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec } from './options.js';
+export { RLIMIT_RESOURCES, type RlimitName, type RlimitValue } from './placement.js';
+export { NAMESPACE_KINDS, type ProcPlacement, type LimitPair } from './proc-placement.js';
 export {
   SpawnGuestError,
   InvalidOptionError,

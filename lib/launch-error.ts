@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { capabilityName } from './capabilities.js';
+import { RLIMIT_RESOURCES } from './placement.js';
 import { errnoMessage, errnoName, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
 import { STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
@@ -22,6 +23,8 @@ export interface LaunchContext {
   caps: readonly number[];
   guestPath: string | undefined;
   spawnargs: readonly string[];
+  /** The cgroup.procs file joined, when `cgroup` was given. */
+  cgroupProcs?: string;
 }
 
 function signalName(signal: number): NodeJS.Signals | undefined {
@@ -57,6 +60,10 @@ const NEEDS_CAPABILITY: Partial<Record<StepName, string>> = {
   setresuid: 'CAP_SETUID',
   capbset_drop: 'CAP_SETPCAP',
   securebits: 'CAP_SETPCAP',
+  setns: 'CAP_SYS_ADMIN',
+  prlimit: 'CAP_SYS_RESOURCE',
+  oom_score_adj: 'CAP_SYS_RESOURCE',
+  setpriority: 'CAP_SYS_NICE',
 };
 
 function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
@@ -64,12 +71,16 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
   if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
   if (code === 'EMFILE' || code === 'ENFILE') return 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
   const needed = NEEDS_CAPABILITY[step];
-  if (needed && code === 'EPERM') {
+  if (needed && (code === 'EPERM' || code === 'EACCES')) {
     return `this process needs ${needed} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;
   }
   switch (step) {
     case 'fcntl':
       return code === 'EBADF' ? `stdio[${report.detail}] is not an open file descriptor` : 'could not move a descriptor for the child';
+    case 'cgroup':
+      return `could not join the cgroup through ${ctx.cgroupProcs ?? 'cgroup.procs'}: check that it exists, that this process may write it, and (EBUSY) that the cgroup has no child cgroups with controllers enabled`;
+    case 'setns':
+      return code === 'EINVAL' || code === 'ENOTTY' ? 'the "netns" option does not refer to a network namespace' : 'could not open or join the network namespace';
     case 'setresuid':
       if (code === 'EAGAIN') return `uid ${ctx.uid} has reached its process limit (RLIMIT_NPROC)`;
       break;
@@ -130,6 +141,11 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   if (step === 'chdir') fields.path = ctx.cwd;
   if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${report.detail}]`;
   if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(report.detail);
+  if (step === 'prlimit') {
+    const name = Object.entries(RLIMIT_RESOURCES).find(([, n]) => n === report.detail)?.[0];
+    fields.option = `rlimits.${name ?? report.detail}`;
+  }
+  if (step === 'cgroup') fields.path = ctx.cgroupProcs;
 
   const what = fields.errno !== undefined ? `${fields.code} (${errnoMessage(report.errno)})` : fields.code;
   const message = `spawnGuest ${ctx.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, ctx, fields)}`;

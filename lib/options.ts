@@ -3,6 +3,17 @@ import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { parseCapability, type CapabilitySpec } from './capabilities.js';
 import { checkEnvOption, checkPassEnvOption } from './environment.js';
+import {
+  checkCgroup,
+  checkNetns,
+  checkNice,
+  checkOomScoreAdj,
+  checkRlimits,
+  type CgroupPlacement,
+  type ResolvedRlimit,
+  type RlimitName,
+  type RlimitValue,
+} from './placement.js';
 import { invalidType, invalidValue, outOfRange } from './errors.js';
 
 /** A user or group: a name looked up through NSS, or a numeric id used as is. */
@@ -55,6 +66,19 @@ export interface SpawnGuestOptions {
   killSignal?: NodeJS.Signals | number;
   /** Permit uid 0 or gid 0 (primary or supplementary) as a target. Default: false. */
   allowRoot?: boolean;
+  /**
+   * A cgroup v2 directory the guest starts in: the child joins it before anything else, so the
+   * guest and every process it forks are accounted there from their first instruction.
+   */
+  cgroup?: string;
+  /** Resource limits set in the child before execve, by prlimit(1) name: `{ nofile: [1024, 4096] }`. */
+  rlimits?: Partial<Record<RlimitName, RlimitValue>>;
+  /** A network namespace to join before the credential change: a path such as /run/netns/NAME, or an fd. */
+  netns?: string | number;
+  /** The guest's oom_score_adj, -1000 to 1000. */
+  oomScoreAdj?: number;
+  /** The guest's nice value, -20 to 19. */
+  nice?: number;
 }
 
 export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd';
@@ -87,6 +111,11 @@ export interface NormalizedOptions {
   timeout: number | undefined;
   killSignal: number;
   allowRoot: boolean;
+  cgroup: CgroupPlacement | undefined;
+  rlimits: ResolvedRlimit[];
+  netns: string | number | undefined;
+  oomScoreAdj: number | undefined;
+  nice: number | undefined;
 }
 
 const KNOWN_OPTIONS = new Set([
@@ -108,6 +137,11 @@ const KNOWN_OPTIONS = new Set([
   'timeout',
   'killSignal',
   'allowRoot',
+  'cgroup',
+  'rlimits',
+  'netns',
+  'oomScoreAdj',
+  'nice',
 ]);
 
 /** Largest id the kernel accepts: (uid_t)-1 means "unchanged" to the set*id calls. */
@@ -254,5 +288,10 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     timeout,
     killSignal: o.killSignal === undefined ? osConstants.signals.SIGTERM : checkSignal(o.killSignal, 'killSignal'),
     allowRoot: checkBoolean(o.allowRoot, 'allowRoot'),
+    cgroup: checkCgroup(o.cgroup),
+    rlimits: checkRlimits(o.rlimits),
+    netns: checkNetns(o.netns),
+    oomScoreAdj: checkOomScoreAdj(o.oomScoreAdj),
+    nice: checkNice(o.nice),
   };
 }

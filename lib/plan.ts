@@ -28,6 +28,14 @@ export interface LaunchPlan {
   parentDeathSignal: number;
   /** Pairs of (kind, fd) per slot; kinds as native/launch.h StdioKind. */
   stdio: Int32Array;
+  /** The cgroup to join: its cgroup.procs path and its /proc/<pid>/cgroup line. */
+  cgroup: { procs: string; line: string } | null;
+  /** A network namespace path or fd, or null. */
+  netns: string | number | null;
+  /** (resource, soft, hard) triples. */
+  rlimits: BigUint64Array;
+  oomScoreAdj: number | null;
+  nice: number | null;
   testKillBeforeVerify: boolean;
 }
 
@@ -126,6 +134,11 @@ export function buildLaunchPlan(
     cwd: options.cwd === undefined ? null : nulBlock([options.cwd]),
     parentDeathSignal: options.parentDeathSignal,
     stdio: stdioPairs(options.stdio),
+    cgroup: options.cgroup ?? null,
+    netns: options.netns ?? null,
+    rlimits: BigUint64Array.from(options.rlimits.flatMap((r) => [BigInt(r.resource), r.soft, r.hard])),
+    oomScoreAdj: options.oomScoreAdj ?? null,
+    nice: options.nice ?? null,
     testKillBeforeVerify: testHooks.killBeforeVerify,
   };
 }

@@ -45,6 +45,7 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     caps: options.caps,
     guestPath,
     spawnargs,
+    cgroupProcs: options.cgroup?.procs,
   };
   if (candidates.length === 0) {
     const execve = STEP_NAMES.indexOf('execve');

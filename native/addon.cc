@@ -174,6 +174,25 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Int32Array stdio = plan.Get("stdio").As<Napi::Int32Array>();
   for (size_t i = 0; i + 1 < stdio.ElementLength(); i += 2)
     in.stdio.push_back({static_cast<StdioKind>(stdio[i]), stdio[i + 1]});
+  Napi::Value cgroup = plan.Get("cgroup");
+  in.has_cgroup = cgroup.IsObject();
+  if (in.has_cgroup) {
+    Napi::Object c = cgroup.As<Napi::Object>();
+    in.cgroup_procs = c.Get("procs").As<Napi::String>().Utf8Value();
+    in.cgroup_line = c.Get("line").As<Napi::String>().Utf8Value();
+  }
+  Napi::Value netns = plan.Get("netns");
+  in.has_netns = !netns.IsNull() && !netns.IsUndefined();
+  if (netns.IsString()) in.netns_path = netns.As<Napi::String>().Utf8Value();
+  else if (netns.IsNumber()) in.netns_fd = netns.As<Napi::Number>().Int32Value();
+  Napi::BigUint64Array rlimits = plan.Get("rlimits").As<Napi::BigUint64Array>();
+  in.rlimits.assign(rlimits.Data(), rlimits.Data() + rlimits.ElementLength());
+  Napi::Value oom = plan.Get("oomScoreAdj");
+  in.has_oom_score_adj = oom.IsNumber();
+  if (in.has_oom_score_adj) in.oom_score_adj = std::to_string(oom.As<Napi::Number>().Int32Value());
+  Napi::Value nice = plan.Get("nice");
+  in.has_nice = nice.IsNumber();
+  if (in.has_nice) in.nice = nice.As<Napi::Number>().Int32Value();
   in.test_kill_before_verify = plan.Get("testKillBeforeVerify").ToBoolean();
   auto* worker = new LaunchWorker(info.Env(), std::move(in));
   worker->Queue();

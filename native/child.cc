@@ -15,7 +15,10 @@
 #include <linux/capability.h>
 #include <linux/prctl.h>
 #include <linux/securebits.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -58,6 +61,42 @@ struct Child {
 };
 
 bool verify_credentials(const Child& c, int* item, int* err);
+bool verify_placement(const Child& c, int* item, int* err);
+
+size_t length(const char* s) {
+  size_t n = 0;
+  while (s[n] != '\0') n++;
+  return n;
+}
+
+// Reads a whole /proc/self file into buf (NUL-terminated); -errno on failure.
+long read_proc_file(const char* path, char* buf, int size) {
+  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  long total = 0;
+  for (;;) {
+    long n = syscall(SYS_read, fd, buf + total, size - 1 - total);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    total += n;
+    if (total >= size - 1) break;
+  }
+  syscall(SYS_close, fd);
+  buf[total] = '\0';
+  return total;
+}
+
+// Whether `line` (ending in a newline) is one of the lines of `text`.
+bool has_line(const char* text, const char* line) {
+  size_t n = length(line);
+  for (const char* h = text; *h != '\0'; h++) {
+    if (h != text && h[-1] != '\n') continue;
+    size_t i = 0;
+    while (i < n && h[i] == line[i]) i++;
+    if (i == n) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -76,6 +115,15 @@ int capspawn_child_main(void* raw) {
     if (syscall(SYS_rt_sigaction, sig, &dfl, nullptr, kKernelSigsetSize) != 0) c.fail(errno, sig);
   }
 
+  // First, so everything the child does and every process the guest forks is accounted in the
+  // cgroup from the start (cgroup v2: writing 0 to cgroup.procs moves the writer).
+  if (p->cgroup_procs_fd >= 0) {
+    c.enter(STEP_CGROUP);
+    while (syscall(SYS_write, p->cgroup_procs_fd, "0", 1) < 0) {
+      if (errno != EINTR) c.fail(errno);
+    }
+  }
+
   if (p->new_session) {
     c.enter(STEP_SETSID);
     if (syscall(SYS_setsid) < 0) c.fail(errno);
@@ -91,6 +139,32 @@ int capspawn_child_main(void* raw) {
     }
   }
   if (p->umask >= 0) syscall(SYS_umask, p->umask);
+
+  // Placement needs CAP_SYS_ADMIN (setns), CAP_SYS_RESOURCE (raising limits, lowering
+  // oom_score_adj) and CAP_SYS_NICE (lowering nice), all gone after the uid change.
+  if (p->netns_fd >= 0) {
+    c.enter(STEP_SETNS);
+    if (syscall(SYS_setns, p->netns_fd, CLONE_NEWNET) != 0) c.fail(errno);
+  }
+  if (p->nrlimits > 0) {
+    c.enter(STEP_PRLIMIT);
+    for (int i = 0; i < p->nrlimits; i++) {
+      const ChildRlimit& r = p->rlimits[i];
+      struct rlimit64 value = {r.soft, r.hard};
+      if (syscall(SYS_prlimit64, 0, r.resource, &value, nullptr) != 0) c.fail(errno, r.resource);
+    }
+  }
+  if (p->oom_score_adj != nullptr) {
+    c.enter(STEP_OOM_SCORE_ADJ);
+    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) c.fail(errno);
+    if (syscall(SYS_write, fd, p->oom_score_adj, length(p->oom_score_adj)) < 0) c.fail(errno);
+    syscall(SYS_close, fd);
+  }
+  if (p->set_nice) {
+    c.enter(STEP_SETPRIORITY);
+    if (syscall(SYS_setpriority, PRIO_PROCESS, 0, p->nice) != 0) c.fail(errno);
+  }
 
   // Groups before gids, gids before uids: each needs CAP_SETGID, which the uid change drops.
   c.enter(STEP_SETGROUPS);
@@ -163,6 +237,7 @@ int capspawn_child_main(void* raw) {
   int item = 0;
   int err = 0;
   if (!verify_credentials(c, &item, &err)) c.fail(err, item);
+  if (!verify_placement(c, &item, &err)) c.fail(err, item);
 
   // Nothing but the stdio plan crosses execve. Close-on-exec rather than close: the report
   // pipe must stay open until execve succeeds.
@@ -274,6 +349,53 @@ bool verify_credentials(const Child& c, int* item, int* err) {
     int sig = 0;
     if (syscall(SYS_prctl, PR_GET_PDEATHSIG, &sig, 0, 0, 0) != 0) return *err = errno, false;
     if (sig != p->pdeath_signal) return false;
+  }
+  return true;
+}
+
+bool verify_placement(const Child& c, int* item, int* err) {
+  const ChildPlan* p = c.plan;
+  *err = 0;
+
+  if (p->cgroup_procs_fd >= 0) {
+    *item = VERIFY_CGROUP;
+    long n = read_proc_file("/proc/self/cgroup", p->readback, p->readback_len);
+    if (n < 0) return *err = static_cast<int>(-n), false;
+    if (!has_line(p->readback, p->cgroup_line)) return false;
+  }
+
+  if (p->netns_fd >= 0) {
+    *item = VERIFY_NETNS;
+    struct stat st;
+    if (syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/ns/net", &st, 0) != 0) return *err = errno, false;
+    if (st.st_dev != p->netns_dev || st.st_ino != p->netns_ino) return false;
+  }
+
+  *item = VERIFY_RLIMITS;
+  for (int i = 0; i < p->nrlimits; i++) {
+    const ChildRlimit& r = p->rlimits[i];
+    struct rlimit64 value = {};
+    if (syscall(SYS_prlimit64, 0, r.resource, nullptr, &value) != 0) return *err = errno, false;
+    if (value.rlim_cur != r.soft || value.rlim_max != r.hard) return false;
+  }
+
+  if (p->oom_score_adj != nullptr) {
+    *item = VERIFY_OOM_SCORE_ADJ;
+    long n = read_proc_file("/proc/self/oom_score_adj", p->readback, p->readback_len);
+    if (n < 0) return *err = static_cast<int>(-n), false;
+    size_t want = length(p->oom_score_adj);
+    if (static_cast<size_t>(n) != want + 1 || p->readback[want] != '\n') return false;
+    for (size_t i = 0; i < want; i++)
+      if (p->readback[i] != p->oom_score_adj[i]) return false;
+  }
+
+  if (p->set_nice) {
+    *item = VERIFY_NICE;
+    // The raw syscall returns 20 - nice, so that no valid result is negative.
+    errno = 0;
+    long prio = syscall(SYS_getpriority, PRIO_PROCESS, 0);
+    if (prio < 0) return *err = errno, false;
+    if (20 - prio != p->nice) return false;
   }
   return true;
 }

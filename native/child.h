@@ -4,6 +4,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+// One resource limit to set (prlimit64).
+struct ChildRlimit {
+  int resource;
+  uint64_t soft;
+  uint64_t hard;
+};
+
 // Everything the child reads. The parent fills it in before clone() and does not touch it
 // until the child has exec'd or exited; the child only reads it (and writes `shared`).
 struct ChildPlan {
@@ -27,6 +34,19 @@ struct ChildPlan {
   bool limit_bounding_set;  // drop every capability not in caps from the bounding set
   bool no_root;             // SECBIT_NOROOT (locked): uid 0 targets keep only caps across execve
   bool no_new_privs;
+
+  // Placement, set before the credential change (each needs a capability the change drops).
+  int cgroup_procs_fd;         // -1: stay in this process's cgroup
+  const char* cgroup_line;     // "0::/relative/path\n" as /proc/self/cgroup will show it
+  int netns_fd;                // -1: stay in this network namespace
+  uint64_t netns_dev, netns_ino;
+  const ChildRlimit* rlimits;
+  int nrlimits;
+  const char* oom_score_adj;   // nullptr: inherit; else the decimal text
+  bool set_nice;
+  int nice;
+  char* readback;              // scratch for reading /proc/self files in verify
+  int readback_len;
 
   // Process.
   bool new_session;

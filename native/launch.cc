@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -207,6 +210,30 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
     if (!move_above(&child_src[slot], floor)) return failed(STEP_FCNTL, errno, slot);
   }
 
+  // Placement: the files the child needs are opened here, before the credential change.
+  Fd cgroup_procs;
+  if (in.has_cgroup) {
+    cgroup_procs.reset(open(in.cgroup_procs.c_str(), O_WRONLY | O_CLOEXEC));
+    if (cgroup_procs.get() < 0) return failed(STEP_CGROUP, errno);
+    if (!move_above(&cgroup_procs, floor)) return failed(STEP_FCNTL, errno);
+  }
+  Fd netns;
+  struct stat netns_stat = {};
+  if (in.has_netns) {
+    netns.reset(in.netns_path.empty() ? fcntl(in.netns_fd, F_DUPFD_CLOEXEC, floor)
+                                      : open(in.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (netns.get() < 0 || fstat(netns.get(), &netns_stat) != 0) return failed(STEP_SETNS, errno);
+    // A namespace of another kind would make setns fail only in the child; refuse it here.
+    int type = ioctl(netns.get(), NS_GET_NSTYPE);
+    if (type != CLONE_NEWNET) return failed(STEP_SETNS, type < 0 ? errno : EINVAL);
+    if (!move_above(&netns, floor)) return failed(STEP_FCNTL, errno);
+  }
+  std::vector<ChildRlimit> rlimits;
+  for (size_t i = 0; i + 2 < in.rlimits.size(); i += 3) {
+    rlimits.push_back({static_cast<int>(in.rlimits[i]), in.rlimits[i + 1], in.rlimits[i + 2]});
+  }
+  std::vector<char> readback(4096);
+
   std::vector<char*> argv = split_block(in.argv_block);
   std::vector<char*> envp = split_block(in.env_block);
   std::vector<char*> candidates = split_block(in.candidates_block);
@@ -235,6 +262,18 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   plan.no_new_privs = in.no_new_privs;
   plan.new_session = in.new_session;
   plan.umask = in.umask;
+  plan.cgroup_procs_fd = cgroup_procs.get();
+  plan.cgroup_line = in.cgroup_line.c_str();
+  plan.netns_fd = netns.get();
+  plan.netns_dev = netns_stat.st_dev;
+  plan.netns_ino = netns_stat.st_ino;
+  plan.rlimits = rlimits.data();
+  plan.nrlimits = static_cast<int>(rlimits.size());
+  plan.oom_score_adj = in.has_oom_score_adj ? in.oom_score_adj.c_str() : nullptr;
+  plan.set_nice = in.has_nice;
+  plan.nice = in.nice;
+  plan.readback = readback.data();
+  plan.readback_len = static_cast<int>(readback.size());
   plan.cwd = in.has_cwd ? in.cwd.c_str() : nullptr;
   plan.pdeath_signal = in.pdeath_signal;
   plan.parent_pid = getpid();

@@ -42,6 +42,18 @@ struct LaunchInput {
   std::string cwd;
   int pdeath_signal = 0;
   std::vector<StdioSlot> stdio;
+  // Placement.
+  bool has_cgroup = false;
+  std::string cgroup_procs;  // the cgroup's cgroup.procs file
+  std::string cgroup_line;   // "0::/path\n"
+  bool has_netns = false;
+  std::string netns_path;    // empty: use netns_fd
+  int netns_fd = -1;
+  std::vector<uint64_t> rlimits;  // (resource, soft, hard) triples
+  bool has_oom_score_adj = false;
+  std::string oom_score_adj;
+  bool has_nice = false;
+  int nice = 0;
   bool test_kill_before_verify = false;
 };
 

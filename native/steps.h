@@ -11,8 +11,13 @@
   X(MMAP, "mmap")                    /* parent: the child's stack */        \
   X(CLONE, "clone")                                                         \
   X(SIGACTION, "sigaction")          /* child from here on */               \
+  X(CGROUP, "cgroup")                                                       \
   X(SETSID, "setsid")                                                       \
   X(DUP2, "dup2")                                                           \
+  X(SETNS, "setns")                                                         \
+  X(PRLIMIT, "prlimit")                                                     \
+  X(OOM_SCORE_ADJ, "oom_score_adj")                                         \
+  X(SETPRIORITY, "setpriority")                                             \
   X(SETGROUPS, "setgroups")                                                 \
   X(SETRESGID, "setresgid")                                                 \
   X(CAPBSET_DROP, "capbset_drop")                                           \
@@ -48,7 +53,12 @@ enum Step : int {
   X(BOUNDING, "bounding")        \
   X(NO_NEW_PRIVS, "no_new_privs")\
   X(SECUREBITS, "securebits")    \
-  X(PDEATHSIG, "pdeathsig")
+  X(PDEATHSIG, "pdeathsig")      \
+  X(CGROUP, "cgroup")            \
+  X(NETNS, "netns")              \
+  X(RLIMITS, "rlimits")          \
+  X(OOM_SCORE_ADJ, "oom_score_adj") \
+  X(NICE, "nice")
 
 enum VerifyItem : int {
 #define CAPSPAWN_VERIFY_ENUM(id, name) VERIFY_##id,

@@ -1,0 +1,186 @@
+import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
+import { capabilitiesInMask } from './capabilities.js';
+import { invalidType, invalidValue, OptionRangeError, outOfRange } from './errors.js';
+
+/** Resource limits by their prlimit(1) names, with the kernel's RLIMIT_* numbers. */
+export const RLIMIT_RESOURCES = {
+  cpu: 0,
+  fsize: 1,
+  data: 2,
+  stack: 3,
+  core: 4,
+  rss: 5,
+  nproc: 6,
+  nofile: 7,
+  memlock: 8,
+  as: 9,
+  locks: 10,
+  sigpending: 11,
+  msgqueue: 12,
+  nice: 13,
+  rtprio: 14,
+  rttime: 15,
+} as const;
+
+/** A resource limit name as prlimit(1) spells it: `nofile`, `memlock`, ... */
+export type RlimitName = keyof typeof RLIMIT_RESOURCES;
+
+/** One limit: a number for soft = hard, `'unlimited'`, or `[soft, hard]`. */
+export type RlimitValue = number | 'unlimited' | readonly [number | 'unlimited', number | 'unlimited'];
+
+/** RLIM_INFINITY */
+export const RLIM_INFINITY = 2n ** 64n - 1n;
+
+/** A limit as the kernel takes it. */
+export interface ResolvedRlimit {
+  resource: number;
+  soft: bigint;
+  hard: bigint;
+}
+
+const CGROUP2_SUPER_MAGIC = 0x63677270;
+const CAP_SYS_RESOURCE = 24;
+
+function limitValue(value: unknown, option: string): bigint {
+  if (value === 'unlimited') return RLIM_INFINITY;
+  if (typeof value !== 'number') throw invalidType(option, "a non-negative integer or 'unlimited'", value);
+  if (!Number.isSafeInteger(value) || value < 0) throw outOfRange(option, "a non-negative integer or 'unlimited'", value);
+  return BigInt(value);
+}
+
+/** This process's hard limits, from /proc/self/limits, by RLIMIT number. */
+function ownHardLimits(): Map<number, bigint> {
+  const text = readFileSync('/proc/self/limits', 'latin1');
+  // The rows follow the RLIMIT numbers in order (fs/proc/base.c, lnames[]).
+  const rows = text.split('\n').slice(1).filter((line) => line.trim() !== '');
+  const limits = new Map<number, bigint>();
+  rows.forEach((line, resource) => {
+    const hard = line.slice(26).trim().split(/\s+/)[1];
+    limits.set(resource, hard === 'unlimited' ? RLIM_INFINITY : BigInt(hard));
+  });
+  return limits;
+}
+
+function holdsCapability(cap: number): boolean {
+  const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? '0';
+  return capabilitiesInMask(BigInt(`0x${hex}`)).includes(cap);
+}
+
+/**
+ * Checks the `rlimits` option: known names, soft ≤ hard, and no hard limit above this
+ * process's own unless it holds CAP_SYS_RESOURCE (the kernel would refuse it in the child).
+ */
+export function checkRlimits(rlimits: unknown): ResolvedRlimit[] {
+  if (rlimits === undefined) return [];
+  if (rlimits === null || typeof rlimits !== 'object' || Array.isArray(rlimits)) {
+    throw invalidType('rlimits', 'an object such as { nofile: [1024, 4096] }', rlimits);
+  }
+  let hardLimits: Map<number, bigint> | undefined;
+  let mayRaise: boolean | undefined;
+  return Object.entries(rlimits).map(([name, value]) => {
+    const option = `rlimits.${name}`;
+    const resource = (RLIMIT_RESOURCES as Record<string, number>)[name];
+    if (resource === undefined) {
+      throw invalidValue(option, `names no resource limit; names are ${Object.keys(RLIMIT_RESOURCES).join(', ')}`, name);
+    }
+    let soft: bigint;
+    let hard: bigint;
+    if (Array.isArray(value)) {
+      if (value.length !== 2) throw invalidValue(option, 'must be [soft, hard]', value);
+      soft = limitValue(value[0], `${option}[0]`);
+      hard = limitValue(value[1], `${option}[1]`);
+    } else {
+      soft = hard = limitValue(value, option);
+    }
+    if (soft > hard) throw outOfRange(option, 'a soft limit no larger than the hard limit', value);
+    hardLimits ??= ownHardLimits();
+    const own = hardLimits.get(resource) ?? RLIM_INFINITY;
+    if (hard > own && !(mayRaise ??= holdsCapability(CAP_SYS_RESOURCE))) {
+      throw new OptionRangeError(
+        'ERR_CAPSPAWN_RLIMIT_ABOVE_HARD',
+        option,
+        `The "${option}" hard limit ${hard === RLIM_INFINITY ? 'unlimited' : hard} is above this process's own (${own === RLIM_INFINITY ? 'unlimited' : own}), and raising it needs CAP_SYS_RESOURCE`,
+      );
+    }
+    return { resource, soft, hard };
+  });
+}
+
+/** Where the guest's cgroup is, for the child: its cgroup.procs and its /proc/<pid>/cgroup line. */
+export interface CgroupPlacement {
+  procs: string;
+  line: string;
+}
+
+/** The cgroup v2 mount point that holds `path`, from /proc/self/mountinfo. */
+function cgroup2MountOf(path: string): string | undefined {
+  let best: string | undefined;
+  for (const line of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-');
+    if (dash < 0 || fields[dash + 1] !== 'cgroup2') continue;
+    const mount = fields[4].replace(/\\040/g, ' ');
+    if ((path === mount || path.startsWith(`${mount}/`)) && (best === undefined || mount.length > best.length)) best = mount;
+  }
+  return best;
+}
+
+/** Checks the `cgroup` option: an absolute path to a directory of a cgroup v2 hierarchy. */
+export function checkCgroup(cgroup: unknown): CgroupPlacement | undefined {
+  if (cgroup === undefined) return undefined;
+  if (typeof cgroup !== 'string') throw invalidType('cgroup', 'the absolute path of a cgroup v2 directory', cgroup);
+  if (!isAbsolute(cgroup) || cgroup.includes('\0')) throw invalidValue('cgroup', 'must be an absolute path', cgroup);
+  let isCgroup2 = false;
+  try {
+    isCgroup2 = statSync(cgroup).isDirectory() && statfsSync(cgroup).type === CGROUP2_SUPER_MAGIC;
+  } catch {
+    isCgroup2 = false;
+  }
+  const mount = isCgroup2 ? cgroup2MountOf(cgroup) : undefined;
+  if (mount === undefined) {
+    throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', 'cgroup', `The "cgroup" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
+  }
+  const rel = relative(mount, cgroup);
+  return { procs: join(cgroup, 'cgroup.procs'), line: `0::/${rel}\n` };
+}
+
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * Checks the `netns` option: a path such as /run/netns/NAME or /proc/PID/ns/net, or an open
+ * fd. A path must be a namespace file; that it is a *network* namespace is checked by the
+ * launch before the clone (ioctl NS_GET_NSTYPE), as a failure of step `setns`.
+ */
+export function checkNetns(netns: unknown): string | number | undefined {
+  if (netns === undefined) return undefined;
+  if (typeof netns === 'number') {
+    if (!Number.isInteger(netns) || netns < 0 || netns > 2 ** 31 - 1) throw outOfRange('netns', 'an open file descriptor', netns);
+    return netns;
+  }
+  if (typeof netns !== 'string') throw invalidType('netns', 'a path such as /run/netns/NAME or a file descriptor', netns);
+  if (!isAbsolute(netns) || netns.includes('\0')) throw invalidValue('netns', 'must be an absolute path', netns);
+  let isNamespace = false;
+  try {
+    isNamespace = statfsSync(netns).type === NSFS_MAGIC;
+  } catch {
+    isNamespace = false;
+  }
+  if (!isNamespace) throw invalidValue('netns', 'must name a network namespace (such as /run/netns/NAME)', netns);
+  return netns;
+}
+
+function checkIntegerIn(value: unknown, option: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number') throw invalidType(option, `an integer from ${min} to ${max}`, value);
+  if (!Number.isInteger(value) || value < min || value > max) throw outOfRange(option, `an integer from ${min} to ${max}`, value);
+  return value;
+}
+
+export function checkOomScoreAdj(value: unknown): number | undefined {
+  return checkIntegerIn(value, 'oomScoreAdj', -1000, 1000);
+}
+
+export function checkNice(value: unknown): number | undefined {
+  return checkIntegerIn(value, 'nice', -20, 19);
+}
