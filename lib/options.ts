@@ -118,7 +118,8 @@ export interface NormalizedOptions {
   nice: number | undefined;
 }
 
-const KNOWN_OPTIONS = new Set([
+/** Every option spawnGuest takes; any other key is refused. */
+export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'user',
   'primaryGroup',
   'supplementaryGroups',

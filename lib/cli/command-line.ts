@@ -29,7 +29,7 @@ export interface CommandLine {
 export function parseCommandLine(argv: readonly string[], flags: readonly FlagSpec[], command: string): CommandLine {
   const specs = new Map(flags.map((f) => [f.flag, f]));
   const options = Object.fromEntries(
-    flags.map((f) => [f.flag, { type: f.valueName ? 'string' : 'boolean', multiple: f.repeatable ?? false, short: f.short }] as const),
+    flags.map((f) => [f.flag, { type: f.valueName ? 'string' : 'boolean', multiple: f.repeatable ?? false, ...(f.short && { short: f.short }) }] as const),
   );
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
 
@@ -59,3 +59,6 @@ export function parseCommandLine(argv: readonly string[], flags: readonly FlagSp
   }
   return { values, order, program: argv.slice(programStart) };
 }
+
+export const HELP_FLAG: FlagSpec = { flag: 'help', short: 'h', help: 'show this help' };
+export const JSON_FLAG: FlagSpec = { flag: 'json', help: 'print one JSON object instead of text' };

@@ -1,30 +1,20 @@
 import { readFileSync } from 'node:fs';
 import { errnoMessage } from '../errors.js';
-import type { SpawnGuestOptions } from '../options.js';
+import { KNOWN_OPTIONS } from '../options.js';
+import type { FlagSpec } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
-/**
- * The spawnGuest options a profile may hold: all of them except the two that only make sense
- * in code (`stdio`: the CLI always inherits; `signal`: an AbortSignal).
- */
-export const PROFILE_FIELDS = [
-  'user',
-  'primaryGroup',
-  'supplementaryGroups',
-  'caps',
-  'env',
-  'passEnv',
-  'cwd',
-  'argv0',
-  'detached',
-  'umask',
-  'noNewPrivileges',
-  'limitBoundingSet',
-  'parentDeathSignal',
-  'timeout',
-  'killSignal',
-  'allowRoot',
-] as const satisfies readonly (keyof SpawnGuestOptions)[];
+export const CONFIG_FLAG: FlagSpec = {
+  flag: 'config',
+  valueName: 'FILE',
+  help: 'read options from a JSON profile; flags override it',
+};
+
+/** Options that only make sense in code: the CLI always inherits stdio; an AbortSignal is no JSON. */
+const CODE_ONLY_OPTIONS = new Set(['stdio', 'signal']);
+
+/** The spawnGuest options a profile may hold: every option except the code-only ones. */
+export const PROFILE_FIELDS: readonly string[] = [...KNOWN_OPTIONS].filter((option) => !CODE_ONLY_OPTIONS.has(option));
 
 /** A config file: spawnGuest options as one JSON object, shared by a daemon and its operator. */
 export interface ConfigFile {
@@ -41,8 +31,9 @@ export function readConfigFile(path: string): ConfigFile {
   try {
     text = readFileSync(path, 'utf8');
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).errno;
-    throw new UsageError(`--config ${path}: cannot read it: ${errno === undefined ? String(error) : errnoMessage(-errno)}`);
+    const { code, errno } = error as NodeJS.ErrnoException;
+    const reason = errno === undefined ? String(error) : `${code} (${errnoMessage(-errno)})`;
+    throw new UsageError(`--config ${path}: cannot read it: ${reason}`);
   }
   let parsed: unknown;
   try {
@@ -53,9 +44,8 @@ export function readConfigFile(path: string): ConfigFile {
   if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
     throw new UsageError(`${path}: must hold one JSON object of spawnGuest options, such as {"user": "justin", "caps": ["net_admin"]}`);
   }
-  const known: readonly string[] = PROFILE_FIELDS;
   for (const field of Object.keys(parsed)) {
-    if (!known.includes(field)) {
+    if (!PROFILE_FIELDS.includes(field)) {
       throw new UsageError(`${path}: unknown field "${field}": a profile holds ${PROFILE_FIELDS.join(', ')}`);
     }
   }

@@ -1,4 +1,5 @@
 import type { SpawnGuestOptions } from '../options.js';
+import type { FlagSpec } from './command-line.js';
 import { UsageError } from './usage-error.js';
 
 /** What parseArgs gives for one flag: its string(s), or true for a switch. */
@@ -9,13 +10,8 @@ export type FlagValue = string | string[] | boolean;
  * (lists split at commas, digits become ids, octal umasks); every rule about the values is
  * the library's, so a bad value fails exactly as it would through the API.
  */
-export interface GuestFlag {
-  flag: string;
+export interface GuestFlag extends FlagSpec {
   option: keyof SpawnGuestOptions;
-  /** Shown in --help after the flag: `--user USER`. Absent for switches. */
-  valueName?: string;
-  repeatable?: boolean;
-  help: string;
   /** The option's value; `undefined` means "the library's default", overriding a config file. */
   toOption(value: FlagValue): unknown;
 }
@@ -60,14 +56,14 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     flag: 'group',
     option: 'primaryGroup',
     valueName: 'GROUP',
-    help: "primary group: a name or a gid (default: the user's passwd group)",
+    help: "primary group (default: the user's passwd group)",
     toOption: (v) => idFromFlag(v as string),
   },
   {
     flag: 'groups',
     option: 'supplementaryGroups',
     valueName: 'G1,G2',
-    help: 'exactly these supplementary groups: names or gids',
+    help: 'exactly these supplementary groups (names or gids)',
     toOption: (v) => listFromFlag(v).map(idFromFlag),
   },
   {
@@ -82,7 +78,7 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     option: 'caps',
     valueName: 'CAPS',
     repeatable: true,
-    help: 'ambient capabilities: net_admin,net_raw (+net_admin, CAP_NET_ADMIN and 12 work too)',
+    help: 'ambient capabilities: net_admin,+net_raw,CAP_SYS_NICE',
     toOption: (v) => listFromFlag(v).map(idFromFlag),
   },
   {
@@ -90,7 +86,7 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     option: 'env',
     valueName: 'NAME=VALUE',
     repeatable: true,
-    help: 'set a variable in the guest (repeatable)',
+    help: 'set a variable in the guest',
     toOption: environmentFromFlag,
   },
   {
@@ -98,7 +94,7 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     option: 'passEnv',
     valueName: 'PATTERN',
     repeatable: true,
-    help: "copy variables from this environment by name or glob, such as 'CUTTLEFISH_*' (repeatable)",
+    help: "copy variables from here by name or glob: 'CUTTLEFISH_*'",
     toOption: (v) => v,
   },
   { flag: 'cwd', option: 'cwd', valueName: 'DIR', help: 'working directory, entered as the guest', toOption: (v) => v },
@@ -107,14 +103,14 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
   {
     flag: 'limit-bounding-set',
     option: 'limitBoundingSet',
-    help: 'drop every capability not in --caps from the bounding set',
+    help: 'keep only --caps in the bounding set',
     toOption: () => true,
   },
   {
     flag: 'pdeathsig',
     option: 'parentDeathSignal',
     valueName: 'SIG',
-    help: 'signal the guest gets when capspawn dies (KILL, SIGTERM, 9)',
+    help: 'signal for the guest when capspawn dies (KILL, TERM, 9)',
     toOption: signalFromFlag,
   },
   { flag: 'allow-root', option: 'allowRoot', help: 'permit uid 0 or gid 0 as the target', toOption: () => true },

@@ -22,7 +22,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * Config file first, flags over it: a flag replaces the file's field, except that --env and
  * --pass-env add to the file's `env` and `passEnv` (an --env variable wins over the file's).
  */
-export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefined): GuestProfile {
+export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefined, { userRequired = true } = {}): GuestProfile {
   const groupFlags = [...new Set(line.order)].filter((flag) => GUEST_FLAGS.some((f) => f.flag === flag && f.option === 'supplementaryGroups'));
   if (groupFlags.length > 1) {
     throw new UsageError(`${groupFlags.map((f) => `--${f}`).join(' and ')} exclude each other: give one of --groups, --init-groups, --clear-groups`);
@@ -42,7 +42,7 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     else if (fromFlag === undefined) delete options[option];
     else options[option] = fromFlag;
   }
-  if (options.user === undefined) {
+  if (userRequired && options.user === undefined) {
     throw new UsageError(`no user given: pass --user USER${config ? `, or set "user" in ${config.path}` : ''}`);
   }
 

@@ -1,0 +1,104 @@
+import { release } from 'node:os';
+import { parseCapability } from '../capabilities.js';
+import { SpawnGuestError } from '../errors.js';
+import { planGuest, type GuestPlan } from '../plan-guest.js';
+import { type Check, formatCheck } from './check-report.js';
+import { JSON_FLAG } from './command-line.js';
+import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
+import type { GuestProfile } from './guest-profile.js';
+import { renderHelp } from './help.js';
+import { type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './host-checks.js';
+import { groupNames, namedId, userName } from './id-names.js';
+import { type LauncherCredentials, readLauncherCredentials } from './launcher-credentials.js';
+import { launchChecks } from './preflight.js';
+import { withOptionSources } from './report-error.js';
+
+const DOCTOR_HELP = renderHelp({
+  usage: ['capspawn doctor [--user USER] [--caps CAPS] [OPTIONS] [--json]'],
+  description:
+    'Checks the kernel, this process (uid; effective, permitted and bounding capabilities; ' +
+    'NoNewPrivs; securebits), the user and groups, /dev/net/tun and /dev/kvm: one line each with ✓ or ✗ ' +
+    'and a fix. Checks that guard against a known failure (ambient raise lost, group dropped, TAP EPERM) ' +
+    'name it. Exits 1 when any check fails. Run it the way the daemon runs (same unit, same wrapper).',
+  flags: [{ title: 'Options', flags: [...GUEST_OPTION_FLAGS, JSON_FLAG] }],
+  examples: [
+    'capspawn doctor --user justin --caps net_admin',
+    'setpriv --bounding-set -net_admin -- capspawn doctor --caps net_admin',
+    'capspawn doctor --config guest.json --json',
+  ],
+});
+
+/** Any program will do: the plan's ids, groups and capabilities do not depend on it. */
+const PLACEHOLDER_PROGRAM = process.execPath;
+
+async function processCheck(creds: LauncherCredentials): Promise<Check> {
+  const name = (await userName(creds.uid)) ?? 'no passwd entry';
+  const nnp = creds.noNewPrivileges
+    ? '; NoNewPrivs is set and every guest inherits it (setuid programs and file capabilities grant nothing in it)'
+    : '; NoNewPrivs is not set';
+  return { name: 'this process', ok: true, detail: `uid ${creds.uid} (${name})${nnp}` };
+}
+
+/** The guest's identity as spawnGuest would resolve it, or the check that says why it cannot be. */
+async function identityChecks(profile: GuestProfile): Promise<{ checks: Check[]; plan?: GuestPlan }> {
+  let plan: GuestPlan;
+  try {
+    plan = await withOptionSources(profile, () => planGuest(PLACEHOLDER_PROGRAM, [], profile.options));
+  } catch (error) {
+    if (!(error instanceof SpawnGuestError && error.step === 'resolve')) throw error;
+    const fix = 'check the name with `getent passwd` / `getent group`, or pass numeric ids';
+    return { checks: [{ name: 'user and groups', ok: false, detail: error.message, fix, step: 'resolve', code: error.code }] };
+  }
+  const names = await groupNames([plan.gid, ...plan.groups]);
+  const user = plan.user ? `${plan.user.name} (${plan.uid})` : `uid ${plan.uid} (no passwd entry)`;
+  const groups = plan.groups.map((gid) => namedId(gid, names)).join(', ') || 'none';
+  const source = profile.options.supplementaryGroups === undefined ? "the user's groups from NSS" : 'as listed';
+  return {
+    plan,
+    checks: [
+      { name: 'user', ok: true, detail: `${user}, primary group ${namedId(plan.gid, names)}` },
+      { name: 'groups', ok: true, story: 'group dropped', detail: `the guest gets exactly ${groups} (${source}), verified in the child before execve` },
+    ],
+  };
+}
+
+async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0]): Promise<number> {
+  const creds = await readLauncherCredentials();
+  const checks: Check[] = [...kernelChecks(release()), await processCheck(creds)];
+
+  let target: DeviceTarget | undefined;
+  let caps: number[];
+  if (profile.options.user !== undefined) {
+    const identity = await identityChecks(profile);
+    checks.push(...identity.checks);
+    const plan = identity.plan;
+    caps = plan ? plan.capabilities.map((c) => c.bit) : [];
+    if (plan) target = { uid: plan.uid, gid: plan.gid, groups: plan.groups, caps, name: plan.user?.name ?? `uid ${plan.uid}` };
+  } else {
+    // No user to plan for: the capabilities alone still tell what this process must hold.
+    const requested = profile.options.caps ?? [];
+    caps = await withOptionSources(profile, async () => requested.map((spec, i) => parseCapability(spec, `caps[${i}]`)));
+  }
+  const limitBoundingSet = profile.options.limitBoundingSet === true;
+  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd }, creds));
+  checks.push(await tunCheck(target), await kvmCheck(target));
+
+  const failed = checks.filter((c) => !c.ok).length;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks }, null, 2)}\n`);
+  } else {
+    const summary = failed === 0 ? 'no problems found' : `${failed} problem${failed === 1 ? '' : 's'} found`;
+    process.stdout.write(`${checks.map(formatCheck).join('\n')}\n\n${summary}\n`);
+  }
+  return failed === 0 ? 0 : 1;
+}
+
+export const DOCTOR_COMMAND: GuestCommand = {
+  name: 'doctor',
+  summary: 'check this host and this process for what a launch needs',
+  help: DOCTOR_HELP,
+  ownFlags: [JSON_FLAG],
+  takesProgram: false,
+  userRequired: false,
+  execute: doctor,
+};

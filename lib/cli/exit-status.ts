@@ -1,0 +1,17 @@
+import { SpawnGuestError } from '../errors.js';
+import type { StepName } from '../steps.js';
+import { EXIT_CAPSPAWN_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from './usage-error.js';
+
+/**
+ * The status for a launch that failed at `step` with `code`: as for env(1), a program that was
+ * not found is 127, one found but not run is 126, and anything else capspawn's own 125.
+ */
+export function exitStatusForFailure(step: StepName | undefined, code: string | undefined): number {
+  if (step !== 'execve') return EXIT_CAPSPAWN_FAILED;
+  return code === 'ENOENT' ? EXIT_NOT_FOUND : EXIT_NOT_EXECUTABLE;
+}
+
+/** The status capspawn exits with when `error` ends it. */
+export function exitStatusForError(error: unknown): number {
+  return error instanceof SpawnGuestError ? exitStatusForFailure(error.step, error.code) : EXIT_CAPSPAWN_FAILED;
+}

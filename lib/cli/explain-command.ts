@@ -1,0 +1,141 @@
+import { constants as osConstants } from 'node:os';
+import { planGuest, type GuestPlan } from '../plan-guest.js';
+import { firstFailure, formatCheck, type Check } from './check-report.js';
+import { type FlagSpec, JSON_FLAG } from './command-line.js';
+import { exitStatusForFailure } from './exit-status.js';
+import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
+import { EXIT_STATUS_HELP, renderHelp } from './help.js';
+import { groupNames, namedId } from './id-names.js';
+import { readLauncherCredentials } from './launcher-credentials.js';
+import { launchChecks } from './preflight.js';
+import { withOptionSources } from './report-error.js';
+import { looksSecret, printableEnvironment } from './secrets.js';
+
+const SHOW_SECRETS_FLAG: FlagSpec = {
+  flag: 'show-secrets',
+  help: 'show values of *TOKEN*, *SECRET*, *PASSWORD*, *KEY*',
+};
+
+const EXPLAIN_HELP = renderHelp({
+  usage: ['capspawn explain [OPTIONS] [--json] [--show-secrets] [--] PROGRAM [ARGS...]'],
+  description:
+    'Decides everything run would (NSS lookups, groups, capabilities, environment, PATH search) ' +
+    'and prints it with the /proc/<pid>/status lines the guest should show, then checks this process ' +
+    'and the files involved for each launch step. Spawns nothing. Values of secret-looking variables ' +
+    'are masked. Exits 0 when every check passes, else with the status run would fail with.',
+  flags: [{ title: 'Options', flags: [...GUEST_OPTION_FLAGS, JSON_FLAG, SHOW_SECRETS_FLAG] }],
+  examples: [
+    'capspawn explain --user nobody --caps net_admin -- grep CapAmb /proc/self/status',
+    'capspawn explain --config guest.json --json -- launch_cvd | jq .expectedStatus',
+  ],
+  footer: EXIT_STATUS_HELP,
+});
+
+/** An argument as a shell would need it written. */
+function shellWord(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function signalName(signal: number): string {
+  return Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0] ?? String(signal);
+}
+
+interface Explanation {
+  plan: GuestPlan;
+  names: Map<number, string>;
+  env: [string, string][];
+  checks: Check[];
+  programPath: string | undefined;
+  exitStatus: number;
+}
+
+function explanationJson({ plan, names, env, checks, programPath, exitStatus }: Explanation, showSecrets: boolean): object {
+  const group = (gid: number) => ({ gid, name: names.get(gid) ?? null });
+  return {
+    spawned: false,
+    program: { file: plan.file, path: programPath ?? null, candidates: plan.candidates },
+    argv: plan.argv,
+    user: { uid: plan.uid, name: plan.user?.name ?? null },
+    primaryGroup: group(plan.gid),
+    groups: plan.groups.map(group),
+    capabilities: plan.capabilities,
+    env: Object.fromEntries(env),
+    maskedVariables: showSecrets ? [] : env.map(([name]) => name).filter(looksSecret),
+    cwd: plan.cwd ?? null,
+    umask: plan.umask ?? null,
+    detached: plan.detached,
+    noNewPrivileges: plan.noNewPrivileges,
+    limitBoundingSet: plan.limitBoundingSet,
+    parentDeathSignal: plan.parentDeathSignal === 0 ? null : signalName(plan.parentDeathSignal),
+    expectedStatus: plan.expectedStatus,
+    preflight: { ok: exitStatus === 0, failingStep: firstFailure(checks)?.step ?? null, exitStatus, checks },
+  };
+}
+
+function explanationText({ plan, names, env, checks, programPath, exitStatus }: Explanation): string {
+  const rows: [string, string][] = [
+    ['program', programPath ?? `${plan.file} (not found)`],
+    ['argv', plan.argv.map(shellWord).join(' ')],
+    ['user', plan.user ? `${plan.user.name} (${plan.uid})` : `${plan.uid} (no passwd entry)`],
+    ['primary group', namedId(plan.gid, names)],
+    ['groups', plan.groups.map((gid) => namedId(gid, names)).join(', ') || '(none)'],
+    ['capabilities', plan.capabilities.map((c) => `${c.name} (bit ${c.bit})`).join(', ') || '(none)'],
+    ['cwd', plan.cwd ?? `${process.cwd()} (inherited)`],
+    ['umask', plan.umask === undefined ? 'inherited' : plan.umask.toString(8).padStart(4, '0')],
+    ['no_new_privs', plan.noNewPrivileges ? 'set' : 'not set by capspawn'],
+    ['bounding set', plan.limitBoundingSet ? 'limited to the capabilities above' : "inherited from this process"],
+    ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : signalName(plan.parentDeathSignal)],
+  ];
+  if (plan.detached) rows.push(['session', 'new (setsid)']);
+  const failure = firstFailure(checks);
+  const verdict = failure
+    ? `result: the launch would fail at step ${failure.step} (${failure.name}); run would exit ${exitStatus}`
+    : 'result: every check passed';
+  return [
+    'capspawn explain: nothing was run. The guest would get:',
+    ...rows.map(([key, value]) => `  ${key.padEnd(14)}${value}`),
+    '',
+    `environment (${env.length} variables):`,
+    ...env.map(([name, value]) => `  ${name}=${value}`),
+    '',
+    '/proc/<pid>/status of the guest should show:',
+    ...Object.entries(plan.expectedStatus).map(([key, value]) => `  ${key}:\t${value}`),
+    '',
+    'preflight:',
+    ...checks.map((check) => `  ${formatCheck(check)}`),
+    '',
+    verdict,
+    '',
+  ].join('\n');
+}
+
+async function explain({ profile, program, values }: Parameters<GuestCommand['execute']>[0]): Promise<number> {
+  const [file, ...args] = program;
+  const plan = await withOptionSources(profile, () => planGuest(file, args, profile.options));
+  const [names, creds] = await Promise.all([groupNames([plan.gid, ...plan.groups]), readLauncherCredentials()]);
+  const caps = plan.capabilities.map((c) => c.bit);
+  const target = { uid: plan.uid, gid: plan.gid, groups: plan.groups, caps, name: plan.user?.name ?? `uid ${plan.uid}` };
+  const checks = launchChecks({ caps, limitBoundingSet: plan.limitBoundingSet, target, cwd: plan.cwd, candidates: plan.candidates }, creds);
+  const failure = firstFailure(checks);
+  const showSecrets = values['show-secrets'] === true;
+  const explanation: Explanation = {
+    plan,
+    names,
+    env: printableEnvironment(plan.env, showSecrets),
+    checks,
+    programPath: checks.find((c) => c.step === 'execve')?.path,
+    exitStatus: failure ? exitStatusForFailure(failure.step, failure.code) : 0,
+  };
+  process.stdout.write(values.json ? `${JSON.stringify(explanationJson(explanation, showSecrets), null, 2)}\n` : explanationText(explanation));
+  return explanation.exitStatus;
+}
+
+export const EXPLAIN_COMMAND: GuestCommand = {
+  name: 'explain',
+  summary: 'print what run would do and which step would fail; spawn nothing',
+  help: EXPLAIN_HELP,
+  ownFlags: [JSON_FLAG, SHOW_SECRETS_FLAG],
+  takesProgram: true,
+  userRequired: true,
+  execute: explain,
+};

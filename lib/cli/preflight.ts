@@ -1,0 +1,157 @@
+import { capabilityName, parseCapability } from '../capabilities.js';
+import type { StepName } from '../steps.js';
+import type { Check } from './check-report.js';
+import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
+import {
+  maskHas,
+  SECBIT_KEEP_CAPS_LOCKED,
+  SECBIT_NO_CAP_AMBIENT_RAISE,
+  type LauncherCredentials,
+} from './launcher-credentials.js';
+
+/** What a launch would need from this process, as far as it is known. */
+export interface LaunchRequest {
+  /** Capability bits the guest would hold. */
+  caps: readonly number[];
+  limitBoundingSet: boolean;
+  /** The guest's identity, once resolved (doctor without --user has none). */
+  target?: AccessIdentity & { name: string };
+  cwd?: string;
+  /** The paths execve would try, in order. */
+  candidates?: readonly string[];
+}
+
+const SETUID = parseCapability('setuid');
+const SETGID = parseCapability('setgid');
+const SETPCAP = parseCapability('setpcap');
+
+function grantHint(cap: string): string {
+  return `run capspawn as root, or give it ${cap} (in a systemd unit: AmbientCapabilities=${cap}, kept in CapabilityBoundingSet=)`;
+}
+
+/** A capability the launch itself uses before the guest's uid is set. */
+function launcherCapability(cap: number, step: StepName, purpose: string, needed: boolean, creds: LauncherCredentials): Check {
+  const name = capabilityName(cap);
+  const held = maskHas(creds.effective, cap);
+  if (!needed) {
+    return { name, ok: true, detail: `${held ? 'held' : 'not held'}, and not needed here (${purpose})`, step };
+  }
+  return held
+    ? { name, ok: true, detail: `in this process's effective set: ${purpose}`, step }
+    : { name, ok: false, detail: `not in this process's effective set, so ${step} would fail with EPERM (${purpose})`, fix: grantHint(name), step, code: 'EPERM' };
+}
+
+/** A capability the guest asks for: capset can only grant what this process holds. */
+function requestedCapability(cap: number, creds: LauncherCredentials): Check {
+  const name = capabilityName(cap);
+  const common = { name, step: 'capset' as const, story: 'ambient raise lost' as const };
+  const inBounding = maskHas(creds.bounding, cap);
+  if (inBounding && maskHas(creds.permitted, cap)) {
+    return { ...common, ok: true, detail: `requested, and in this process's permitted and bounding sets` };
+  }
+  const set = inBounding ? 'permitted set (CapPrm)' : 'bounding set (CapBnd)';
+  const fix = inBounding
+    ? grantHint(name)
+    : `nothing can add ${name} back to a bounding set: start capspawn from a parent that keeps it ` +
+      `(systemd: list it in CapabilityBoundingSet=; no \`setpriv --bounding-set -${name.slice(4).toLowerCase()}\` or \`capsh --drop\` in front)`;
+  return { ...common, ok: false, code: 'EPERM', detail: `requested, but not in this process's ${set}, so capset would fail with EPERM`, fix };
+}
+
+function ambientRaiseCheck(request: LaunchRequest, creds: LauncherCredentials): Check {
+  const name = 'SECBIT_NO_CAP_AMBIENT_RAISE';
+  if ((creds.securebits & SECBIT_NO_CAP_AMBIENT_RAISE) === 0) {
+    return { name, ok: true, detail: 'not set: capabilities can be raised into the ambient set', step: 'ambient_raise' };
+  }
+  if (request.caps.length === 0) return { name, ok: true, detail: 'set, but no capabilities are requested', step: 'ambient_raise' };
+  return {
+    name,
+    ok: false,
+    step: 'ambient_raise',
+    code: 'EPERM',
+    story: 'ambient raise lost',
+    detail: 'set on this process (securebits are inherited), so no capability can enter the ambient set',
+    fix: 'remove no-cap-ambient-raise from SecureBits= in the service unit (`systemctl cat UNIT`), or launch from a process without it',
+  };
+}
+
+function keepCapsCheck(creds: LauncherCredentials): Check {
+  const name = 'SECBIT_KEEP_CAPS_LOCKED';
+  if ((creds.securebits & SECBIT_KEEP_CAPS_LOCKED) === 0) {
+    return { name, ok: true, detail: 'not set: PR_SET_KEEPCAPS can keep capabilities across the uid change', step: 'keepcaps' };
+  }
+  return {
+    name,
+    ok: false,
+    step: 'keepcaps',
+    code: 'EPERM',
+    detail: 'set on this process, so PR_SET_KEEPCAPS fails and capabilities cannot survive the uid change',
+    fix: 'remove keep-caps-locked from SecureBits= in the service unit (`systemctl cat UNIT`)',
+  };
+}
+
+function workingDirectoryCheck(cwd: string, target: NonNullable<LaunchRequest['target']>): Check {
+  const access = checkAccess(cwd, target, EXECUTE);
+  if (access.ok && access.stats.isDirectory()) return { name: 'cwd', ok: true, detail: `${target.name} can enter ${cwd}`, step: 'chdir' };
+  const code = access.ok ? 'ENOTDIR' : access.code;
+  const detail =
+    !access.ok && access.code === 'EACCES'
+      ? `${target.name} cannot search ${access.blockedAt}, so chdir to ${cwd} would fail with EACCES`
+      : `${cwd} is not a directory, so chdir would fail with ${code}`;
+  return { name: 'cwd', ok: false, detail, step: 'chdir', code, fix: 'give --cwd a directory that every directory above it lets the guest search (x), or make them so (chmod o+x)' };
+}
+
+/**
+ * The program execve would run: the first candidate the guest can execute, as the launch's
+ * own search goes (a missing path moves on; EACCES is remembered, in case none is found).
+ */
+function programCheck(candidates: readonly string[], target: NonNullable<LaunchRequest['target']>): Check {
+  let denied: string | undefined;
+  for (const candidate of candidates) {
+    const access = checkAccess(candidate, target, EXECUTE);
+    if (access.ok && access.stats.isFile()) return { name: 'program', ok: true, detail: `${candidate}, executable by ${target.name}`, step: 'execve', path: candidate };
+    if (!access.ok && access.code === 'EACCES') denied ??= access.blockedAt;
+  }
+  if (denied !== undefined) {
+    return {
+      name: 'program',
+      ok: false,
+      step: 'execve',
+      code: 'EACCES',
+      detail: `${target.name} may not execute ${denied}, so execve would fail with EACCES (exit 126)`,
+      fix: 'give the file an x bit the guest has, and make every directory above it searchable by the guest',
+    };
+  }
+  return {
+    name: 'program',
+    ok: false,
+    step: 'execve',
+    code: 'ENOENT',
+    detail: `not found at ${candidates.join(', ') || '(no absolute PATH entries)'}, so execve would fail with ENOENT (exit 127)`,
+    fix: "check the name, give the full path, or set the guest's PATH with --env PATH=...",
+  };
+}
+
+/**
+ * The steps of a launch this process could fail at, checked in the order the child takes
+ * them, from this process's credentials and the files involved. Checks mode bits, not ACLs
+ * or security modules: a ✓ here is likely, not certain; the child still verifies everything.
+ */
+export function launchChecks(request: LaunchRequest, creds: LauncherCredentials): Check[] {
+  const rootTarget = request.target?.uid === 0;
+  const setpcapPurpose = request.limitBoundingSet
+    ? '--limit-bounding-set drops bounding-set bits'
+    : rootTarget
+      ? 'a uid 0 guest gets SECBIT_NOROOT'
+      : 'only --limit-bounding-set and uid 0 guests use it';
+  const checks: Check[] = [
+    launcherCapability(SETGID, 'setgroups', "setgroups and setresgid set the guest's groups", true, creds),
+    launcherCapability(SETPCAP, request.limitBoundingSet ? 'capbset_drop' : 'securebits', setpcapPurpose, request.limitBoundingSet || rootTarget, creds),
+    keepCapsCheck(creds),
+    launcherCapability(SETUID, 'setresuid', "setresuid sets the guest's uid", true, creds),
+    ...request.caps.map((cap) => requestedCapability(cap, creds)),
+    ambientRaiseCheck(request, creds),
+  ];
+  if (request.target && request.cwd !== undefined) checks.push(workingDirectoryCheck(request.cwd, request.target));
+  if (request.target && request.candidates) checks.push(programCheck(request.candidates, request.target));
+  return checks;
+}
