@@ -109,6 +109,8 @@ export function checkRlimits(rlimits: unknown): ResolvedRlimit[] {
 
 /** Where the guest's cgroup is, for the child: its cgroup.procs and its /proc/<pid>/cgroup line. */
 export interface CgroupPlacement {
+  /** The cgroup directory. */
+  dir: string;
   procs: string;
   line: string;
 }
@@ -142,7 +144,7 @@ export function checkCgroup(cgroup: unknown): CgroupPlacement | undefined {
     throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', 'cgroup', `The "cgroup" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
   }
   const rel = relative(mount, cgroup);
-  return { procs: join(cgroup, 'cgroup.procs'), line: `0::/${rel}\n` };
+  return { dir: cgroup, procs: join(cgroup, 'cgroup.procs'), line: `0::/${rel}\n` };
 }
 
 const NSFS_MAGIC = 0x6e736673;

@@ -3,6 +3,7 @@ import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js
 import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
+import { RLIM_INFINITY, RLIMIT_RESOURCES, type RlimitName } from './placement.js';
 import { prepareGuest, splitArguments } from './prepare.js';
 
 /** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
@@ -42,8 +43,29 @@ export interface GuestPlan {
   limitBoundingSet: boolean;
   /** The parent-death signal number, 0 for none. */
   parentDeathSignal: number;
+  /** Where the guest will run; fields are absent when the option was not given. */
+  placement: {
+    /** The cgroup v2 directory the guest starts in. */
+    cgroup?: string;
+    /** Resource limits, by prlimit(1) name. */
+    rlimits: { name: RlimitName; soft: bigint | 'unlimited'; hard: bigint | 'unlimited' }[];
+    /** The network namespace: a path or an fd. */
+    netns?: string | number;
+    /** oom_score_adj */
+    oomScoreAdj?: number;
+    /** The nice value. */
+    nice?: number;
+  };
   /** The lines the guest's /proc/<pid>/status should show, by key (`CapAmb` → `0000000000001000`). */
   expectedStatus: Record<string, string>;
+}
+
+function rlimitName(resource: number): RlimitName {
+  return (Object.entries(RLIMIT_RESOURCES).find(([, n]) => n === resource)?.[0] ?? 'nofile') as RlimitName;
+}
+
+function limitText(value: bigint): bigint | 'unlimited' {
+  return value === RLIM_INFINITY ? 'unlimited' : value;
 }
 
 function ownStatusField(key: string): string | undefined {
@@ -82,6 +104,13 @@ export async function planGuest(
     noNewPrivileges: options.noNewPrivileges,
     limitBoundingSet: options.limitBoundingSet,
     parentDeathSignal: options.parentDeathSignal,
+    placement: {
+      cgroup: options.cgroup?.dir,
+      rlimits: options.rlimits.map((r) => ({ name: rlimitName(r.resource), soft: limitText(r.soft), hard: limitText(r.hard) })),
+      netns: options.netns,
+      oomScoreAdj: options.oomScoreAdj,
+      nice: options.nice,
+    },
     expectedStatus: {
       Uid: ids(identity.uid),
       Gid: ids(identity.gid),

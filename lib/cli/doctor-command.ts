@@ -7,7 +7,7 @@ import { JSON_FLAG } from './command-line.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
 import type { GuestProfile } from './guest-profile.js';
 import { renderHelp } from './help.js';
-import { type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './host-checks.js';
+import { cgroupHierarchyCheck, type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './host-checks.js';
 import { groupNames, namedId, userName } from './id-names.js';
 import { type LauncherCredentials, readLauncherCredentials } from './launcher-credentials.js';
 import { launchChecks } from './preflight.js';
@@ -80,8 +80,9 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
     caps = await withOptionSources(profile, async () => requested.map((spec, i) => parseCapability(spec, `caps[${i}]`)));
   }
   const limitBoundingSet = profile.options.limitBoundingSet === true;
-  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd }, creds));
-  checks.push(await tunCheck(target), await kvmCheck(target));
+  const { cgroup, netns, oomScoreAdj, nice } = profile.options;
+  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, netns, oomScoreAdj, nice } }, creds));
+  checks.push(await tunCheck(target), await kvmCheck(target), cgroupHierarchyCheck());
 
   const failed = checks.filter((c) => !c.ok).length;
   if (values.json) {

@@ -67,6 +67,13 @@ function explanationJson({ plan, names, env, checks, programPath, exitStatus }: 
     noNewPrivileges: plan.noNewPrivileges,
     limitBoundingSet: plan.limitBoundingSet,
     parentDeathSignal: plan.parentDeathSignal === 0 ? null : signalName(plan.parentDeathSignal),
+    placement: {
+      cgroup: plan.placement.cgroup ?? null,
+      rlimits: Object.fromEntries(plan.placement.rlimits.map((r) => [r.name, { soft: String(r.soft), hard: String(r.hard) }])),
+      netns: plan.placement.netns ?? null,
+      oomScoreAdj: plan.placement.oomScoreAdj ?? null,
+      nice: plan.placement.nice ?? null,
+    },
     expectedStatus: plan.expectedStatus,
     preflight: { ok: exitStatus === 0, failingStep: firstFailure(checks)?.step ?? null, exitStatus, checks },
   };
@@ -87,6 +94,12 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
     ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : signalName(plan.parentDeathSignal)],
   ];
   if (plan.detached) rows.push(['session', 'new (setsid)']);
+  const { cgroup, rlimits, netns, oomScoreAdj, nice } = plan.placement;
+  if (cgroup !== undefined) rows.push(['cgroup', cgroup]);
+  if (rlimits.length > 0) rows.push(['rlimits', rlimits.map((r) => `${r.name}=${r.soft}:${r.hard}`).join(', ')]);
+  if (netns !== undefined) rows.push(['netns', String(netns)]);
+  if (oomScoreAdj !== undefined) rows.push(['oom_score_adj', String(oomScoreAdj)]);
+  if (nice !== undefined) rows.push(['nice', String(nice)]);
   const failure = firstFailure(checks);
   const verdict = failure
     ? `result: the launch would fail at step ${failure.step} (${failure.name}); run would exit ${exitStatus}`
@@ -115,7 +128,10 @@ async function explain({ profile, program, values }: Parameters<GuestCommand['ex
   const [names, creds] = await Promise.all([groupNames([plan.gid, ...plan.groups]), readLauncherCredentials()]);
   const caps = plan.capabilities.map((c) => c.bit);
   const target = { uid: plan.uid, gid: plan.gid, groups: plan.groups, caps, name: plan.user?.name ?? `uid ${plan.uid}` };
-  const checks = launchChecks({ caps, limitBoundingSet: plan.limitBoundingSet, target, cwd: plan.cwd, candidates: plan.candidates }, creds);
+  const checks = launchChecks(
+    { caps, limitBoundingSet: plan.limitBoundingSet, target, cwd: plan.cwd, candidates: plan.candidates, placement: plan.placement },
+    creds,
+  );
   const failure = firstFailure(checks);
   const showSecrets = values['show-secrets'] === true;
   const explanation: Explanation = {

@@ -49,6 +49,28 @@ function signalFromFlag(value: FlagValue): string | number {
   return upper.startsWith('SIG') ? upper : `SIG${upper}`;
 }
 
+/** A whole number, negative allowed: `--nice -5`, `--oom-score-adj 500`. */
+function integerFromFlag(flag: string) {
+  return (value: FlagValue): number => {
+    const text = value as string;
+    if (!/^-?\d+$/.test(text)) throw new UsageError(`--${flag} ${text}: write a whole number`);
+    return Number(text);
+  };
+}
+
+/** `--rlimit nofile=1024:4096`, `--rlimit core=0`, `--rlimit memlock=unlimited`, as prlimit(1) writes them. */
+function rlimitsFromFlag(value: FlagValue): Record<string, unknown> {
+  const limits: Record<string, unknown> = {};
+  for (const assignment of value as string[]) {
+    const match = /^([a-z]+)=(\d+|unlimited)(?::(\d+|unlimited))?$/.exec(assignment);
+    if (!match) throw new UsageError(`--rlimit ${assignment}: write NAME=SOFT:HARD or NAME=LIMIT, such as nofile=1024:4096 or core=unlimited`);
+    const number = (text: string) => (text === 'unlimited' ? text : Number(text));
+    const [, name, soft, hard] = match;
+    limits[name] = hard === undefined ? number(soft) : [number(soft), number(hard)];
+  }
+  return limits;
+}
+
 /** The flags of run, explain and doctor that mirror spawnGuest's options one to one. */
 export const GUEST_FLAGS: readonly GuestFlag[] = [
   { flag: 'user', option: 'user', valueName: 'USER', help: 'run as USER: a name, or a uid', toOption: (v) => idFromFlag(v as string) },
@@ -114,6 +136,24 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     toOption: signalFromFlag,
   },
   { flag: 'allow-root', option: 'allowRoot', help: 'permit uid 0 or gid 0 as the target', toOption: () => true },
+  { flag: 'cgroup', option: 'cgroup', valueName: 'DIR', help: 'start the guest in this cgroup v2 directory', toOption: (v) => v },
+  {
+    flag: 'rlimit',
+    option: 'rlimits',
+    valueName: 'NAME=SOFT:HARD',
+    repeatable: true,
+    help: 'a resource limit, as prlimit names it: nofile=1024:4096',
+    toOption: rlimitsFromFlag,
+  },
+  {
+    flag: 'netns',
+    option: 'netns',
+    valueName: 'PATH',
+    help: 'join this network namespace (/run/netns/NAME, or an fd number)',
+    toOption: (v) => idFromFlag(v as string),
+  },
+  { flag: 'oom-score-adj', option: 'oomScoreAdj', valueName: 'N', help: "the guest's oom_score_adj, -1000 to 1000", toOption: integerFromFlag('oom-score-adj') },
+  { flag: 'nice', option: 'nice', valueName: 'N', help: "the guest's nice value, -20 to 19", toOption: integerFromFlag('nice') },
 ];
 
 /** The flag that sets `option`, for messages about it: `--groups` for `supplementaryGroups`. */

@@ -1,4 +1,5 @@
-import { statSync, type Stats } from 'node:fs';
+import { readFileSync, statSync, type Stats } from 'node:fs';
+import { join } from 'node:path';
 import { parseCapability } from '../capabilities.js';
 import type { Check } from './check-report.js';
 import { checkAccess, describeMode, READ, WRITE, type AccessIdentity } from './file-access.js';
@@ -99,4 +100,27 @@ export async function kvmCheck(target: DeviceTarget | undefined): Promise<Check>
         detail: `${target.name} cannot open it (${mode})`,
         fix: 'open it to a group (udev rule: KERNEL=="kvm", GROUP="kvm", MODE="0660") and add the user to that group',
       };
+}
+
+/**
+ * Where cgroup v2 is mounted and which controllers it offers, for --cgroup: on a hybrid
+ * host (cgroup v1 controllers beside a v2 "unified" mount) limits such as memory.max are not
+ * available in v2.
+ */
+export function cgroupHierarchyCheck(): Check {
+  const mounts = readFileSync('/proc/self/mountinfo', 'latin1')
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')
+    .map((fields) => fields[4]);
+  if (mounts.length === 0) {
+    return { name: 'cgroup v2', ok: true, detail: 'not mounted: --cgroup cannot be used here (everything else works)' };
+  }
+  let controllers = '';
+  try {
+    controllers = readFileSync(join(mounts[0], 'cgroup.controllers'), 'latin1').trim();
+  } catch {
+    controllers = '';
+  }
+  return { name: 'cgroup v2', ok: true, detail: `mounted at ${mounts[0]} with controllers: ${controllers || '(none)'}` };
 }

@@ -1,3 +1,5 @@
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { capabilityName, parseCapability } from '../capabilities.js';
 import type { StepName } from '../steps.js';
 import type { Check } from './check-report.js';
@@ -19,11 +21,62 @@ export interface LaunchRequest {
   cwd?: string;
   /** The paths execve would try, in order. */
   candidates?: readonly string[];
+  /** Placement asked for. */
+  placement?: {
+    cgroup?: string;
+    netns?: string | number;
+    oomScoreAdj?: number;
+    nice?: number;
+  };
 }
 
 const SETUID = parseCapability('setuid');
 const SETGID = parseCapability('setgid');
 const SETPCAP = parseCapability('setpcap');
+const SYS_ADMIN = parseCapability('sys_admin');
+const SYS_RESOURCE = parseCapability('sys_resource');
+const SYS_NICE = parseCapability('sys_nice');
+
+function ownNumber(path: string, read: (text: string) => number): number {
+  try {
+    return read(readFileSync(path, 'latin1'));
+  } catch {
+    return 0;
+  }
+}
+
+/** The child joins the cgroup by writing its cgroup.procs, which this process must be able to do. */
+function cgroupCheck(cgroup: string): Check {
+  const procs = join(cgroup, 'cgroup.procs');
+  try {
+    accessSync(procs, constants.W_OK);
+    return { name: 'cgroup', ok: true, detail: `this process can write ${procs}`, step: 'cgroup' };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
+    return { name: 'cgroup', ok: false, step: 'cgroup', code, detail: `cannot write ${procs} (${code})`, fix: 'give the daemon write access to the cgroup (delegate it, or run as its owner)' };
+  }
+}
+
+/**
+ * Placement steps run before the uid change, with this process's capabilities: setns needs
+ * CAP_SYS_ADMIN; lowering oom_score_adj needs CAP_SYS_RESOURCE; lowering nice CAP_SYS_NICE.
+ */
+function placementChecks(placement: NonNullable<LaunchRequest['placement']>, creds: LauncherCredentials): Check[] {
+  const checks: Check[] = [];
+  if (placement.cgroup !== undefined) checks.push(cgroupCheck(placement.cgroup));
+  if (placement.netns !== undefined) {
+    checks.push(launcherCapability(SYS_ADMIN, 'setns', 'setns joins the network namespace', true, creds));
+  }
+  if (placement.oomScoreAdj !== undefined) {
+    const own = ownNumber('/proc/self/oom_score_adj', (t) => Number(t.trim()));
+    checks.push(launcherCapability(SYS_RESOURCE, 'oom_score_adj', `oom_score_adj ${placement.oomScoreAdj} is below this process's ${own}`, placement.oomScoreAdj < own, creds));
+  }
+  if (placement.nice !== undefined) {
+    const own = ownNumber('/proc/self/stat', (t) => Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[16]));
+    checks.push(launcherCapability(SYS_NICE, 'setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds));
+  }
+  return checks;
+}
 
 function grantHint(cap: string): string {
   return `run capspawn as root, or give it ${cap} (in a systemd unit: AmbientCapabilities=${cap}, kept in CapabilityBoundingSet=)`;
@@ -150,6 +203,7 @@ export function launchChecks(request: LaunchRequest, creds: LauncherCredentials)
     launcherCapability(SETUID, 'setresuid', "setresuid sets the guest's uid", true, creds),
     ...request.caps.map((cap) => requestedCapability(cap, creds)),
     ambientRaiseCheck(request, creds),
+    ...placementChecks(request.placement ?? {}, creds),
   ];
   if (request.target && request.cwd !== undefined) checks.push(workingDirectoryCheck(request.cwd, request.target));
   if (request.target && request.candidates) checks.push(programCheck(request.candidates, request.target));

@@ -1,0 +1,72 @@
+// The CLI's placement flags: --cgroup, --rlimit, --netns, --oom-score-adj, --nice.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
+import { ensureCliBuilt, runCli } from './support/cli.js';
+
+const user = FIXTURE_USERS.guest.name;
+const cgroupRoot = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
+
+describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
+  const name = `capspawn-cli-${process.pid}`;
+  const cgroup = join(cgroupRoot, name);
+  const netns = `/run/netns/${name}`;
+  beforeAll(() => {
+    ensureCliBuilt();
+    mkdirSync(cgroup);
+    execFileSync('ip', ['netns', 'add', name]);
+  });
+  afterAll(() => {
+    rmdirSync(cgroup);
+    execFileSync('ip', ['netns', 'delete', name]);
+  });
+
+  it('runs the guest in the cgroup, with the limits, oom_score_adj and nice asked for', async () => {
+    const script = 'grep ^0:: /proc/self/cgroup; grep "^Max open files" /proc/self/limits | tr -s " "; cat /proc/self/oom_score_adj; cut -d" " -f19 /proc/self/stat';
+    const out = await runCli(['--user', user, '--cgroup', cgroup, '--rlimit', 'nofile=1024:4096', '--oom-score-adj', '300', '--nice=-3', '--', '/bin/sh', '-c', script]);
+    expect(out).toMatchObject({ status: 0, stdout: `0::/${name}\nMax open files 1024 4096 files \n300\n-3\n` });
+  });
+
+  it('runs the guest in the network namespace', async () => {
+    const out = await runCli(['--user', user, '--netns', netns, '--', '/bin/sh', '-c', 'tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d " "']);
+    expect(out).toMatchObject({ status: 0, stdout: 'lo\n' });
+  });
+
+  it('explains the placement without spawning', async () => {
+    const out = await runCli(['explain', '--json', '--user', user, '--cgroup', cgroup, '--rlimit', 'core=0', '--rlimit', 'nofile=512:1024', '--netns', netns, '--nice', '4', '--', '/bin/true']);
+    const placement = (JSON.parse(out.stdout) as { placement: unknown }).placement;
+    expect(placement).toEqual({
+      cgroup,
+      rlimits: { core: { soft: '0', hard: '0' }, nofile: { soft: '512', hard: '1024' } },
+      netns,
+      oomScoreAdj: null,
+      nice: 4,
+    });
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it.each([
+    [['--rlimit', 'nofile=lots'], /--rlimit nofile=lots: write NAME=SOFT:HARD/],
+    [['--rlimit', 'files=10'], /--rlimit.*names no resource limit/],
+    [['--nice', 'high'], /--nice high: write a whole number/],
+    [['--oom-score-adj', '2000'], /--oom-score-adj.*-1000 to 1000/],
+    [['--cgroup', '/tmp'], /--cgroup.*cgroup v2 directory/],
+    [['--netns', '/etc/hostname'], /--netns.*network namespace/],
+  ])('refuses %j with exit 125 and one line', async (flags, message) => {
+    const out = await runCli(['--user', user, ...flags, '--', '/bin/true']);
+    expect(out.status).toBe(125);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    expect(out.stderr).toMatch(message);
+  });
+
+  it('doctor reports the cgroup v2 mount and fails CAP_SYS_ADMIN for --netns when this process lacks it', async () => {
+    const ok = await runCli(['doctor', '--user', user, '--netns', netns]);
+    expect(ok.stdout).toMatch(/^✓ cgroup v2: mounted at /m);
+    expect(ok.stdout).toMatch(/^✓ CAP_SYS_ADMIN: .*setns/m);
+    const without = await runCli(['doctor', '--user', user, '--netns', netns], { wrapper: ['setpriv', '--bounding-set', '-sys_admin', '--'] });
+    expect(without.status).toBe(1);
+    expect(without.stdout).toMatch(/^✗ CAP_SYS_ADMIN: .*setns would fail with EPERM/m);
+  });
+});
