@@ -30,64 +30,66 @@ NameKey name_key(const Napi::Value& value) {
   return key;
 }
 
-class ResolveWorker : public Napi::AsyncWorker {
+// Runs `work(input)` on libuv's thread pool and settles a promise with `answer(env, result)`.
+template <typename Input, typename Result, Result (*work)(const Input&),
+          Napi::Object (*answer)(Napi::Env, const Result&)>
+class PromiseWorker : public Napi::AsyncWorker {
  public:
-  ResolveWorker(Napi::Env env, ResolveInput input)
-      : Napi::AsyncWorker(env, "capspawn:resolve"), input_(std::move(input)), deferred_(env) {}
+  PromiseWorker(Napi::Env env, const char* name, Input input)
+      : Napi::AsyncWorker(env, name), input_(std::move(input)), deferred_(env) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override { result_ = capspawn_resolve(input_); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    if (result_.failed_call != nullptr) {
-      out.Set("errno", result_.err);
-      out.Set("syscall", result_.failed_call);
-      deferred_.Resolve(out);
-      return;
-    }
-    if (result_.user_found) {
-      Napi::Object user = Napi::Object::New(env);
-      user.Set("name", result_.user.name);
-      user.Set("uid", static_cast<double>(result_.user.uid));
-      user.Set("gid", static_cast<double>(result_.user.gid));
-      user.Set("home", result_.user.home);
-      user.Set("shell", result_.user.shell);
-      out.Set("user", user);
-    } else {
-      out.Set("user", env.Null());
-    }
-    Napi::Array groups = Napi::Array::New(env, result_.groups.size());
-    for (size_t i = 0; i < result_.groups.size(); i++) {
-      if (!result_.group_found[i]) {
-        groups.Set(i, env.Null());
-        continue;
-      }
-      Napi::Object group = Napi::Object::New(env);
-      group.Set("name", result_.groups[i].name);
-      group.Set("gid", static_cast<double>(result_.groups[i].gid));
-      groups.Set(i, group);
-    }
-    out.Set("groups", groups);
-    if (result_.has_user_groups) {
-      Napi::Array list = Napi::Array::New(env, result_.user_groups.size());
-      for (size_t i = 0; i < result_.user_groups.size(); i++)
-        list.Set(i, static_cast<double>(result_.user_groups[i]));
-      out.Set("userGroups", list);
-    } else {
-      out.Set("userGroups", env.Null());
-    }
-    deferred_.Resolve(out);
-  }
-
+  void Execute() override { result_ = work(input_); }
+  void OnOK() override { deferred_.Resolve(answer(Env(), result_)); }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
  private:
-  ResolveInput input_;
-  ResolveResult result_;
+  Input input_;
+  Result result_;
   Napi::Promise::Deferred deferred_;
 };
+
+Napi::Object ResolveAnswer(Napi::Env env, const ResolveResult& result) {
+  Napi::Object out = Napi::Object::New(env);
+  if (result.failed_call != nullptr) {
+    out.Set("errno", result.err);
+    out.Set("syscall", result.failed_call);
+    return out;
+  }
+  if (result.user_found) {
+    Napi::Object user = Napi::Object::New(env);
+    user.Set("name", result.user.name);
+    user.Set("uid", static_cast<double>(result.user.uid));
+    user.Set("gid", static_cast<double>(result.user.gid));
+    user.Set("home", result.user.home);
+    user.Set("shell", result.user.shell);
+    out.Set("user", user);
+  } else {
+    out.Set("user", env.Null());
+  }
+  Napi::Array groups = Napi::Array::New(env, result.groups.size());
+  for (size_t i = 0; i < result.groups.size(); i++) {
+    if (!result.group_found[i]) {
+      groups.Set(i, env.Null());
+      continue;
+    }
+    Napi::Object group = Napi::Object::New(env);
+    group.Set("name", result.groups[i].name);
+    group.Set("gid", static_cast<double>(result.groups[i].gid));
+    groups.Set(i, group);
+  }
+  out.Set("groups", groups);
+  if (result.has_user_groups) {
+    Napi::Array list = Napi::Array::New(env, result.user_groups.size());
+    for (size_t i = 0; i < result.user_groups.size(); i++)
+      list.Set(i, static_cast<double>(result.user_groups[i]));
+    out.Set("userGroups", list);
+  } else {
+    out.Set("userGroups", env.Null());
+  }
+  return out;
+}
+
+using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer>;
 
 // resolve({ user?, groups: (string|number)[], userGroups: boolean })
 Napi::Value Resolve(const Napi::CallbackInfo& info) {
@@ -101,44 +103,29 @@ Napi::Value Resolve(const Napi::CallbackInfo& info) {
   Napi::Array groups = req.Get("groups").As<Napi::Array>();
   for (uint32_t i = 0; i < groups.Length(); i++) input.groups.push_back(name_key(groups.Get(i)));
   input.want_user_groups = req.Get("userGroups").ToBoolean().Value();
-  auto* worker = new ResolveWorker(info.Env(), std::move(input));
+  auto* worker = new ResolveWorker(info.Env(), "capspawn:resolve", std::move(input));
   worker->Queue();
   return worker->Promise();
 }
 
-class LaunchWorker : public Napi::AsyncWorker {
- public:
-  LaunchWorker(Napi::Env env, LaunchInput input)
-      : Napi::AsyncWorker(env, "capspawn:launch"), input_(std::move(input)), deferred_(env) {}
-  Napi::Promise Promise() { return deferred_.Promise(); }
-
-  void Execute() override { result_ = capspawn_launch(input_); }
-
-  void OnOK() override {
-    Napi::Env env = Env();
-    Napi::Object out = Napi::Object::New(env);
-    if (result_.ok) {
-      out.Set("pid", result_.pid);
-      out.Set("pidfd", result_.pidfd);
-      Napi::Array fds = Napi::Array::New(env, result_.parent_fds.size());
-      for (size_t i = 0; i < result_.parent_fds.size(); i++) fds.Set(i, result_.parent_fds[i]);
-      out.Set("fds", fds);
-    } else {
-      out.Set("step", result_.step);
-      out.Set("errno", result_.err);
-      out.Set("detail", result_.detail);
-      out.Set("signal", result_.signal);
-    }
-    deferred_.Resolve(out);
+Napi::Object LaunchAnswer(Napi::Env env, const LaunchResult& result) {
+  Napi::Object out = Napi::Object::New(env);
+  if (result.ok) {
+    out.Set("pid", result.pid);
+    out.Set("pidfd", result.pidfd);
+    Napi::Array fds = Napi::Array::New(env, result.parent_fds.size());
+    for (size_t i = 0; i < result.parent_fds.size(); i++) fds.Set(i, result.parent_fds[i]);
+    out.Set("fds", fds);
+  } else {
+    out.Set("step", result.step);
+    out.Set("errno", result.err);
+    out.Set("detail", result.detail);
+    out.Set("signal", result.signal);
   }
+  return out;
+}
 
-  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
-
- private:
-  LaunchInput input_;
-  LaunchResult result_;
-  Napi::Promise::Deferred deferred_;
-};
+using LaunchWorker = PromiseWorker<LaunchInput, LaunchResult, capspawn_launch, LaunchAnswer>;
 
 uint32_t u32(const Napi::Object& plan, const char* key) {
   return static_cast<uint32_t>(plan.Get(key).As<Napi::Number>().DoubleValue());
@@ -194,7 +181,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   in.has_nice = nice.IsNumber();
   if (in.has_nice) in.nice = nice.As<Napi::Number>().Int32Value();
   in.test_kill_before_verify = plan.Get("testKillBeforeVerify").ToBoolean();
-  auto* worker = new LaunchWorker(info.Env(), std::move(in));
+  auto* worker = new LaunchWorker(info.Env(), "capspawn:launch", std::move(in));
   worker->Queue();
   return worker->Promise();
 }

@@ -21,17 +21,8 @@
 #include <mutex>
 
 #include "child.h"
+#include "pidfd.h"
 #include "steps.h"
-
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x00001000
-#endif
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 
 namespace {
 
