@@ -1,0 +1,222 @@
+// The state the guest starts in, checked from inside it: fds, signals and environment, from
+// daemons in unusual states (many inherited fds, fd 0 closed, a signal storm, a worker thread,
+// a preloaded library). test/credentials.privileged.test.ts covers the ordinary cases.
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
+import { isLoaderVariable } from '../../lib/environment.js';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
+import { daemonScript, inspectGuest, inspectPath, parseInspection, runDaemon, type Inspection } from '../support/guests.js';
+
+const user = FIXTURE_USERS.guest.name;
+const hardeningDaemon = new URL('../support/hardening-daemon.mjs', import.meta.url).pathname;
+const workerScript = new URL('../support/hardening-worker.mjs', import.meta.url).pathname;
+
+/** A library whose constructor appends "uid pid" to $CAPSPAWN_CANARY_MARKER when loaded. */
+const CANARY_SOURCE = `
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+__attribute__((constructor)) static void canary(void) {
+  const char *marker = getenv("CAPSPAWN_CANARY_MARKER");
+  if (marker == NULL) return;
+  int fd = open(marker, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return;
+  char line[64];
+  int n = snprintf(line, sizeof line, "%d %d\\n", (int)getuid(), (int)getpid());
+  if (write(fd, line, n) < 0) {}
+  close(fd);
+}
+`;
+
+describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
+  it('sees only 0-2 though the daemon holds 40 fds without close-on-exec: files, directories, sockets, pipes', async () => {
+    const files = Array.from({ length: 12 }, () => openSync('/etc/hostname', 'r'));
+    const dirs = Array.from({ length: 12 }, () => openSync('/etc', 'r'));
+    try {
+      // fds 3-39 of the daemon: a mix of files, directories, pipes and sockets, none close-on-exec.
+      const extra = Array.from({ length: 37 }, (_, i) => (i % 3 === 0 ? files[i / 3] : i % 3 === 1 ? dirs[(i - 1) / 3] : 'pipe'));
+      const job = { file: inspectPath(), options: { user, stdio: ['ignore', 'pipe', 'inherit', 'ignore', 'ignore', 5, 'ignore', 7] } };
+      const daemon = spawn(process.execPath, [daemonScript, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit', ...extra] });
+      let out = '';
+      daemon.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
+      await once(daemon, 'close');
+      const result = JSON.parse(out) as { ok: boolean; stdout: string; parentFds: number[] };
+      expect(result.ok).toBe(true);
+      expect(result.parentFds).toEqual(expect.arrayContaining(Array.from({ length: 37 }, (_, i) => i + 3)));
+      const seen = parseInspection(result.stdout);
+      // Exactly the asked slots: 5 and 7 are copies of the daemon's fds 5 and 7, 3, 4 and 6 are closed.
+      expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2, 5, 7]);
+      expect(seen.fds.find((f) => f.fd === 5)?.target).toMatch(/^pipe:|^socket:/);
+      expect(seen.fds.find((f) => f.fd === 7)?.target).toBe('/etc');
+    } finally {
+      for (const fd of [...files, ...dirs]) closeSync(fd);
+    }
+  });
+
+  it("never shows the report pipe or another guest's pidfd or pipes, while 20 guests run", async () => {
+    const running: Guest[] = [];
+    try {
+      for (let i = 0; i < 20; i++) running.push(await spawnGuest(inspectPath(), ['sleep', '60'], { user, stdio: 'pipe' }));
+      const seen = await inspectGuest({ user, stdio: ['ignore', 'pipe', 'ignore'] });
+      expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2]);
+      expect(seen.fds.map((f) => f.target)).not.toContainEqual(expect.stringMatching(/pidfd/));
+      expect(seen.fds.filter((f) => f.target.startsWith('pipe:'))).toHaveLength(1);
+    } finally {
+      for (const guest of running) guest.kill('SIGKILL');
+      await Promise.all(running.map((guest) => guest.exited));
+    }
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it('gives stdout and stderr the same file when both name one fd', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'capspawn-stdio-'));
+    const path = join(dir, 'both');
+    const fd = openSync(path, 'w');
+    try {
+      const guest = await spawnGuest('/bin/sh', ['-c', 'echo out; echo err >&2; ls -l /proc/self/fd/1 /proc/self/fd/2 >/dev/null'], { user, stdio: ['ignore', fd, fd] });
+      expect(await guest.exited).toEqual({ code: 0, signal: null });
+      expect(readFileSync(path, 'utf8')).toBe('out\nerr\n');
+      const inspector = await spawnGuest(inspectPath(), [], { user, stdio: ['ignore', fd, fd] });
+      await inspector.exited;
+      const seen = parseInspection(readFileSync(path, 'utf8').slice('out\nerr\n'.length));
+      expect(seen.fds.find((f) => f.fd === 1)?.target).toBe(path);
+      expect(seen.fds.find((f) => f.fd === 2)?.target).toBe(path);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('works from a daemon running with fd 0 closed: the guest gets its own stdin pipe or /dev/null', async () => {
+    const piped = (await runDaemon([process.execPath, hardeningDaemon], {
+      scenario: 'closed-stdin',
+      file: inspectPath(),
+      options: { user, stdio: ['pipe', 'pipe', 'ignore'] },
+    })) as unknown as { ok: boolean; code: number; stdout: string; stdinTarget: string; children: number };
+    expect(piped).toMatchObject({ ok: true, code: 0, children: 0 });
+    const seen = parseInspection(piped.stdout);
+    expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2]);
+    // fd 0 of the guest is the pipe whose other end the daemon holds as guest.stdin.
+    expect(seen.fds[0].target).toBe(piped.stdinTarget);
+
+    const ignored = (await runDaemon([process.execPath, hardeningDaemon], {
+      scenario: 'closed-stdin',
+      file: inspectPath(),
+      options: { user, stdio: ['ignore', 'pipe', 'ignore'] },
+    })) as unknown as { ok: boolean; stdout: string };
+    expect(ignored.ok).toBe(true);
+    expect(parseInspection(ignored.stdout).fds[0].target).toBe('/dev/null');
+  });
+});
+
+describe.runIf(isRoot)(`signals in the guest (${notRootReason})`, () => {
+  it('SigIgn and SigBlk are 0 for a guest spawned from a worker_thread, as from the main thread', async () => {
+    const worker = new Worker(workerScript, { workerData: { file: inspectPath(), args: [], options: { user } } });
+    const [message] = (await once(worker, 'message')) as [{ code: number; stdout: string }];
+    await once(worker, 'exit');
+    expect(message.code).toBe(0);
+    const fromWorker = parseInspection(message.stdout);
+    const fromMain = await inspectGuest({ user });
+    for (const seen of [fromWorker, fromMain]) {
+      expect(seen.status.SigIgn).toBe('0000000000000000');
+      expect(seen.status.SigBlk).toBe('0000000000000000');
+      expect(seen.status.SigPnd).toBe('0000000000000000');
+    }
+    expect(fromWorker.status.Uid).toBe(fromMain.status.Uid);
+  });
+
+  it("a burst of signals to the daemon's process group during 300 spawns never runs its handler in a child", async () => {
+    // SIGWINCH is ignored by default, so the guests that get it live on. A child that ran the
+    // daemon's handler (libuv's, on the shared memory) would make the handler run more often
+    // than the daemon was signalled.
+    const result = (await runDaemon(['setsid', process.execPath, hardeningDaemon], {
+      scenario: 'signal-burst',
+      spawns: 300,
+      file: inspectPath(),
+      args: ['exit', '0'],
+      options: { user, stdio: 'ignore' },
+    })) as unknown as { ok: boolean; sent: number; handled: number; children: number; results: { ok: boolean; code?: number }[] };
+    expect(result).toMatchObject({ ok: true, children: 0 });
+    expect(result.results).toHaveLength(300);
+    expect(result.results.filter((r) => !(r.ok && r.code === 0))).toEqual([]);
+    expect(result.sent).toBeGreaterThan(300);
+    expect(result.handled).toBeGreaterThan(0);
+    expect(result.handled).toBeLessThanOrEqual(result.sent);
+  });
+});
+
+describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
+  let dir = '';
+  let canary = '';
+  let marker = '';
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'capspawn-canary-'));
+    chmodSync(dir, 0o755);
+    writeFileSync(join(dir, 'canary.c'), CANARY_SOURCE);
+    canary = join(dir, 'canary.so');
+    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', canary, join(dir, 'canary.c')]);
+    chmodSync(canary, 0o755);
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs the inspector from a daemon that has the canary preloaded; returns what it saw and who loaded the canary. */
+  async function fromCanaryDaemon(options: object): Promise<{ seen: Inspection; loadedBy: number[] }> {
+    marker = join(dir, `marker-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(marker, '');
+    chmodSync(marker, 0o666);
+    const preload = [process.env.LD_PRELOAD, canary].filter(Boolean).join(':');
+    const env = { ...process.env, LD_PRELOAD: preload, CAPSPAWN_CANARY_MARKER: marker };
+    const result = await runDaemon([], { file: inspectPath(), options: { user, ...options } }, env);
+    if (!result.ok) throw new Error(result.error.message);
+    const loadedBy = readFileSync(marker, 'utf8').trim().split('\n').filter(Boolean).map((line) => Number(line.split(' ')[0]));
+    return { seen: parseInspection(result.stdout), loadedBy };
+  }
+
+  it("never loads the daemon's LD_PRELOAD library in the guest under passEnv ['*']", async () => {
+    const { seen, loadedBy } = await fromCanaryDaemon({ passEnv: ['*'] });
+    // The canary works: the daemon (root) loaded it.
+    expect(loadedBy).toContain(0);
+    expect(loadedBy).not.toContain(uidOf(user));
+    expect(seen.environ).toContain(`CAPSPAWN_CANARY_MARKER=${marker}`);
+    expect(seen.environ.filter((e) => isLoaderVariable(e.slice(0, e.indexOf('='))))).toEqual([]);
+  });
+
+  it('does load it when LD_PRELOAD is passed explicitly in env (control)', async () => {
+    const { seen, loadedBy } = await fromCanaryDaemon({ passEnv: ['*'], env: { LD_PRELOAD: canary } });
+    expect(loadedBy).toContain(uidOf(user));
+    expect(seen.environ).toContain(`LD_PRELOAD=${canary}`);
+  });
+
+  it("equals the computed set byte for byte with passEnv ['*']: newlines, '=', UTF-8, empty values", async () => {
+    const added = {
+      CAPSPAWN_HARDENING_NEWLINES: 'line one\nline two\n',
+      CAPSPAWN_HARDENING_EQUALS: '==a=b==',
+      CAPSPAWN_HARDENING_EMPTY: '',
+      'CAPSPAWN_HARDENING_ÜTF8': 'värde ✓ 日本',
+      LD_LIBRARY_PATH: '/nonexistent/lib',
+      NODE_OPTIONS: '--require /nonexistent.js',
+    };
+    Object.assign(process.env, added);
+    try {
+      const options = { user, passEnv: ['*'], env: { EXPLICIT: 'tab\there', HOME: '/overridden' } };
+      const plan = await planGuest(inspectPath(), options);
+      const seen = await inspectGuest(options);
+      const expected = Buffer.from(plan.env.map(([k, v]) => `${k}=${v}\0`).join(''), 'utf8');
+      expect(seen.environBytes.equals(expected)).toBe(true);
+      for (const [key, value] of Object.entries(added)) {
+        if (isLoaderVariable(key)) expect(seen.environ.some((e) => e.startsWith(`${key}=`))).toBe(false);
+        else expect(seen.environ).toContain(`${key}=${value}`);
+      }
+      expect(seen.environ).toContain('HOME=/overridden');
+    } finally {
+      for (const key of Object.keys(added)) delete process.env[key];
+    }
+  });
+});

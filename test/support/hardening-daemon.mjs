@@ -1,0 +1,128 @@
+// A daemon embedding capspawn, put in an unusual state before it spawns, for test/hardening.
+// The last argument is the JSON job { scenario, file, args, options, ... }, so that runDaemon
+// can start it as a launcher (`[process.execPath, this file]`, after `setsid` for a process
+// group of its own) and the daemon.mjs arguments it appends are ignored. Prints one JSON line.
+//   closed-stdin   close fd 0, then spawn once and report what the guest printed
+//   emfile         use up every fd (RLIMIT_NOFILE, `limit`), then free `fromFree`, ... `free` fds
+//                  and try a spawn after each: every attempt must succeed or be a typed error
+//   signal-burst   a SIGWINCH handler, `spawns` guests while the whole process group gets
+//                  `bursts` SIGWINCH; counts the handler's runs against the signals sent
+import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { spawnGuest } from '../../dist/index.js';
+
+function children() {
+  let n = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) n++;
+    } catch {}
+  }
+  return n;
+}
+
+/** Open fds below `limit`, found with fstat so that it works with no fd to spare. */
+function openFds(limit) {
+  const open = [];
+  for (let fd = 0; fd < limit; fd++) {
+    try {
+      fstatSync(fd);
+      open.push(fd);
+    } catch {}
+  }
+  return open;
+}
+
+function errorFields(error) {
+  const { name, code, step, errno, syscall, option, message } = error;
+  return { name, code, step, errno, syscall, option, message };
+}
+
+async function output(guest) {
+  let stdout = '';
+  guest.stdout?.setEncoding('utf8').on('data', (d) => (stdout += d));
+  const exit = await guest.exited;
+  if (guest.stdout) await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
+  return { ...exit, stdout };
+}
+
+const scenarios = {
+  async 'closed-stdin'(job) {
+    closeSync(0);
+    const guest = await spawnGuest(job.file, job.args ?? [], job.options);
+    const stdinFd = guest.stdin?._handle?.fd;
+    const stdinTarget = stdinFd === undefined ? null : readlinkSync(`/proc/self/fd/${stdinFd}`);
+    guest.stdin?.end();
+    return { ...(await output(guest)), stdinTarget };
+  },
+
+  async emfile(job) {
+    // One launch first, as a running daemon would have done: the addon and the kernel limits
+    // capspawn reads once are loaded before the fds run out.
+    await output(await spawnGuest(job.file, job.args ?? [], job.options));
+    const held = [];
+    for (;;) {
+      try {
+        held.push(openSync('/dev/null', 'r'));
+      } catch (error) {
+        if (error.code !== 'EMFILE') throw error;
+        break;
+      }
+    }
+    const attempts = [];
+    for (let freed = 0; freed <= job.free; freed++) {
+      if (freed > 0) closeSync(held.pop());
+      if (freed < (job.fromFree ?? 0)) continue;
+      const fdsBefore = openFds(job.limit);
+      try {
+        const guest = await spawnGuest(job.file, job.args ?? [], job.options);
+        const out = await output(guest);
+        for (const stream of guest.stdio) stream?.destroy();
+        await new Promise((resolve) => setImmediate(resolve));
+        attempts.push({ freed, ok: true, ...out });
+      } catch (error) {
+        attempts.push({ freed, ok: false, error: errorFields(error), fdsUnchanged: openFds(job.limit).join() === fdsBefore.join() });
+      }
+    }
+    for (const fd of held) closeSync(fd);
+    return { attempts };
+  },
+
+  async 'signal-burst'(job) {
+    let handled = 0;
+    process.on('SIGWINCH', () => handled++);
+    let sent = 0;
+    let spawning = true;
+    const burst = (async () => {
+      while (spawning) {
+        process.kill(0, 'SIGWINCH');
+        sent++;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+    const results = [];
+    for (let i = 0; i < job.spawns; i++) {
+      try {
+        const guest = await spawnGuest(job.file, job.args ?? [], job.options);
+        const out = await output(guest);
+        results.push({ ok: true, code: out.code, signal: out.signal });
+      } catch (error) {
+        results.push({ ok: false, error: errorFields(error) });
+      }
+    }
+    spawning = false;
+    await burst;
+    // Let the last signals reach the handler before counting.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return { sent, handled, results };
+  },
+};
+
+const job = JSON.parse(process.argv.at(-1));
+try {
+  const result = await scenarios[job.scenario](job);
+  console.log(JSON.stringify({ ok: true, ...result, children: children() }));
+} catch (error) {
+  console.log(JSON.stringify({ ok: false, error: errorFields(error), children: children() }));
+}
