@@ -1,0 +1,258 @@
+// Turns the results of run.mjs into docs/benchmarks.md and docs/latency-vs-memory.svg.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LABELS, LAUNCHERS } from './launchers.mjs';
+import { median, summarize } from './stats.mjs';
+import { lineChart } from './svg-chart.mjs';
+
+const CHART = 'latency-vs-memory.svg';
+
+const sizeLabel = (mib) => (mib === 0 ? 'as started' : mib >= 1024 ? `+${mib / 1024} GiB` : `+${mib} MiB`);
+const ms = (v) => (v === null || v === undefined || Number.isNaN(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1));
+const times = (v) => (Number.isNaN(v) || v === undefined ? '–' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)}×`);
+const range = (s, f = ms) => (s.runs > 1 ? `${f(s.min)}–${f(s.max)}` : '');
+const cell = (s, f = ms) => (s ? `${f(s.median)}${s.runs > 1 ? ` (${range(s, f)})` : ''}` : 'not measured');
+const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`;
+
+/** Per-round medians of one launcher at one size, and per-round ratios to spawnGuest. */
+function latencyFigures(results) {
+  const ok = results.latency.filter((r) => Array.isArray(r.samples) && r.samples.length > 0);
+  const roundMedian = (launcher, mem, round) => {
+    const r = ok.find((x) => x.launcher === launcher && x.memMiB === mem && x.round === round);
+    return r ? median(r.samples) : undefined;
+  };
+  const figures = {};
+  for (const launcher of LAUNCHERS) {
+    figures[launcher] = {};
+    for (const mem of results.config.sizes) {
+      const runs = ok.filter((r) => r.launcher === launcher && r.memMiB === mem);
+      if (runs.length === 0) continue;
+      const medians = runs.map((r) => median(r.samples));
+      const ratios = runs
+        .map((r) => median(r.samples) / roundMedian('spawnGuest', mem, r.round))
+        .filter((v) => Number.isFinite(v));
+      const selfRatios = runs
+        .map((r) => median(r.samples) / roundMedian(launcher, results.config.sizes[0], r.round))
+        .filter((v) => Number.isFinite(v));
+      figures[launcher][mem] = {
+        ms: summarize(medians),
+        toSpawnGuest: ratios.length ? summarize(ratios) : undefined,
+        toOwnStart: selfRatios.length ? summarize(selfRatios) : undefined,
+        rssMiB: median(runs.map((r) => r.rssMiB)),
+        n: runs.reduce((n, r) => n + r.samples.length, 0),
+      };
+    }
+  }
+  return figures;
+}
+
+function byLauncher(list, key = (r) => r.launcher) {
+  const out = {};
+  for (const r of list) if (!r.error) (out[key(r)] ??= []).push(r);
+  return out;
+}
+
+function targets(results, lat) {
+  const start = results.config.sizes[0];
+  const big = results.config.sizes.at(-1);
+  const sg = lat.spawnGuest;
+  const fig = (launcher, mem, key) => lat[launcher]?.[mem]?.[key]?.median;
+  const storms = byLauncher(results.storm).spawnGuest ?? [];
+  const stormMax = storms.map((s) => s.delayMs.max ?? s.longestStallMs);
+  const growth = byLauncher(results.growth);
+  const perSpawn = (g) => (g.at.total.rss - g.at.first.rss) / (g.total - g.first);
+  const laterPerSpawn = (g) => (g.at.extra.rss - g.at.total.rss) / g.extra;
+  const fdGrowth = (g) => Math.max(g.at.total.fds, g.at.extra.fds) - g.at.first.fds;
+  const g = growth.spawnGuest?.[0];
+  const gc = growth.child_process?.[0];
+  const list = [
+    ['spawnGuest within 1.15× of the C floor (as started)', 1 / fig('floor', start, 'toSpawnGuest'), (v) => v <= 1.15, times],
+    ['spawnGuest ≤ 0.85× the time of child_process.spawn (as started)', 1 / fig('child_process', start, 'toSpawnGuest'), (v) => v <= 0.85, times],
+    [`spawnGuest flat in parent memory: at ${sizeLabel(big)} ≤ 1.2× its own time as started`, sg?.[big]?.toOwnStart?.median, (v) => v <= 1.2, times],
+    [`child_process.spawn ≥ 20× slower than spawnGuest at ${sizeLabel(big)}`, fig('child_process', big, 'toSpawnGuest'), (v) => v >= 20, times],
+    ['setpriv chain ≥ 2.5× slower than spawnGuest (as started)', fig('setpriv', start, 'toSpawnGuest'), (v) => v >= 2.5, times],
+    ['sudo chain ≥ 6× slower than spawnGuest (as started)', fig('sudo', start, 'toSpawnGuest'), (v) => v >= 6, times],
+    [
+      `event-loop delay max < 5 ms during a storm of ${results.config.storm.count} spawnGuest (median of ${storms.length} runs; worst ${ms(Math.max(...stormMax))} ms)`,
+      stormMax.length ? median(stormMax) : undefined,
+      (v) => v < 5,
+      (v) => `${ms(v)} ms`,
+    ],
+    [`no fd growth over ${g ? g.total + g.extra : '–'} spawnGuest spawns`, g ? fdGrowth(g) : undefined, (v) => v <= 0, (v) => `${v} fds`],
+    [
+      `RSS growth per spawn, ${g?.first ?? '–'}→${g?.total ?? '–'} after warm-up, ≤ child_process.spawn's (${gc ? kib(perSpawn(gc)) : '–'}); over the next ${g?.extra ?? '–'}: spawnGuest ${g ? kib(laterPerSpawn(g)) : '–'}, child_process ${gc ? kib(laterPerSpawn(gc)) : '–'}`,
+      g && gc ? perSpawn(g) : undefined,
+      (v) => v <= perSpawn(gc),
+      kib,
+    ],
+  ];
+  return list.map(([what, value, pass, format]) => ({
+    what,
+    figure: value === undefined || Number.isNaN(value) ? 'not measured' : format(value),
+    verdict: value === undefined || Number.isNaN(value) ? '–' : pass(value) ? 'met' : '**missed**',
+  }));
+}
+
+function chart(results, lat) {
+  const sizes = results.config.sizes;
+  const series = LAUNCHERS.filter((l) => Object.keys(lat[l]).length > 0).map((l) => ({
+    label: LABELS[l],
+    points: sizes.filter((m) => lat[l][m]).map((m) => ({ x: m, y: lat[l][m].ms.median, lo: lat[l][m].ms.min, hi: lat[l][m].ms.max })),
+  }));
+  return lineChart({
+    title: 'Spawn-and-wait of /bin/true as nobody, by parent memory',
+    subtitle: `median of ${results.config.rounds} runs, bars: range · ${results.machine.cpus} vCPU, Linux ${results.machine.kernel}, Node ${results.machine.node}, ${results.machine.date.slice(0, 10)}`,
+    xLabel: 'resident memory held by the parent, MiB (beyond its starting size)',
+    yLabel: 'ms per spawn (log scale)',
+    xTicks: sizes.map((m) => ({ value: m, label: m === 0 ? 'as started' : `${m}` })),
+    series,
+  });
+}
+
+export function writeReport(results, outDir) {
+  const lat = latencyFigures(results);
+  const sizes = results.config.sizes;
+  const m = results.machine;
+  const md = [];
+  const row = (cells) => md.push(`| ${cells.join(' | ')} |`);
+  const head = (cells, align) => {
+    row(cells);
+    row(align ?? cells.map((_, i) => (i === 0 ? '---' : '---:')));
+  };
+
+  md.push('# Benchmarks', '');
+  md.push('Generated by `npm run bench` (bench/run.mjs); do not edit by hand. Each scenario ran in its own');
+  md.push('process; launchers were interleaved round by round and every ratio is taken between runs of the');
+  md.push('same round, then the median of those ratios is shown. Figures are "median (min–max over runs)".');
+  md.push('These are reports, not tests: nothing here fails CI.', '');
+  md.push(`Machine: ${m.cpu}, ${m.cpus} vCPU, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, transparent hugepages \`${m.transparentHugepages}\`, ${m.date}; the run took ${Math.round(results.durationSeconds)} s.`, '');
+  for (const [l, why] of Object.entries(results.missing)) md.push(`- **${LABELS[l]} not measured:** ${why}.`);
+  if (Object.keys(results.missing).length) md.push('');
+
+  md.push('## Targets', '');
+  head(['Target', 'Figure', ''], ['---', '---:', '---']);
+  for (const t of targets(results, lat)) row([t.what, t.figure, t.verdict]);
+  md.push('');
+
+  md.push('## Spawn-and-wait latency', '');
+  md.push('Sequential spawn-and-wait of `/bin/true` as nobody:nogroup (uid/gid 65534), asking each launcher for');
+  md.push('supplementary group nogroup and ambient CAP_NET_ADMIN, from a parent holding extra resident memory');
+  md.push('(Buffers, every page written). Per run: warm-up, then up to');
+  md.push(`${results.config.latency.iterations} spawns or ${results.config.latency.budgetMs} ms (at least ${results.config.latency.minIterations}); the run's value is its median.`, '');
+  md.push('- **capspawn spawnGuest**: `spawnGuest(\'/bin/true\', [], {user: \'nobody\', primaryGroup: \'nogroup\', supplementaryGroups: [\'nogroup\'], caps: [\'net_admin\'], stdio: \'ignore\'})`, then `await guest.exited`;');
+  md.push('- **child_process.spawn {uid, gid}**: `spawn(\'/bin/true\', [], {uid: 65534, gid: 65534, stdio: \'ignore\'})` — sets neither groups nor capabilities;');
+  md.push('- **spawn setpriv**: `spawn(\'setpriv\', [\'--reuid=65534\', \'--regid=65534\', \'--groups=65534\', \'--inh-caps=+net_admin\', \'--ambient-caps=+net_admin\', \'--\', \'/bin/true\'])`;');
+  md.push('- **spawn sudo … setpriv**: `sudo -u nobody -g nogroup -- setpriv --ambient-caps +net_admin -- /bin/true`;');
+  md.push('- **C floor**: bench/floor.c, built at bench time with `cc -O2`: `clone(CLONE_VM|CLONE_VFORK)`, the same credential drop by raw system calls, `execve`, `waitpid`, in a loop (no signal reset, verify or report pipe).', '');
+  head(['Launcher', ...sizes.map((s) => `ms, ${sizeLabel(s)}`), ...sizes.map((s) => `× spawnGuest, ${sizeLabel(s)}`)]);
+  for (const l of LAUNCHERS) {
+    const f = lat[l];
+    row([LABELS[l], ...sizes.map((s) => cell(f[s]?.ms)), ...sizes.map((s) => (l === 'spawnGuest' ? '1' : cell(f[s]?.toSpawnGuest, times)))]);
+  }
+  md.push('');
+  const rss = sizes.map((s) => `${sizeLabel(s)}: ${ms(lat.spawnGuest[s]?.rssMiB)} MiB`).join(', ');
+  md.push(`Parent RSS of the spawnGuest runs (median) — ${rss}.`);
+  const own = sizes.slice(1).map((s) => `${sizeLabel(s)} ${cell(lat.spawnGuest[s]?.toOwnStart, times)}`).join(', ');
+  md.push(`spawnGuest relative to its own time as started: ${own}.`, '');
+  md.push(`![Latency against parent memory](${CHART})`, '');
+
+  md.push('## What the program got', '');
+  md.push('The same request through each launcher, running `grep` on its own `/proc/self/status`:', '');
+  head(['Launcher', 'Uid', 'Gid', 'Groups', 'CapEff', 'CapAmb'], ['---', '---', '---', '---', '---', '---']);
+  for (const c of results.check) {
+    const f = c.fields ?? {};
+    row([LABELS[c.launcher], f.Uid ?? '–', f.Gid ?? '–', f.Groups === undefined ? '–' : f.Groups || '(none)', `\`${f.CapEff ?? '–'}\``, `\`${f.CapAmb ?? '–'}\``]);
+  }
+  md.push('');
+  const sudo = results.check.find((c) => c.launcher === 'sudo')?.fields;
+  if (sudo) {
+    md.push(
+      sudo.CapAmb === '0000000000000000'
+        ? '**The sudo chain leaves `CapAmb` at 0**: after sudo has switched user, setpriv no longer holds CAP_SETPCAP, its ambient raise fails, and it runs the program anyway. Its time buys a program without the capability that was asked for.'
+        : `The sudo chain gave CapAmb \`${sudo.CapAmb}\` on this machine.`,
+      '',
+    );
+  }
+
+  md.push('## Throughput', '');
+  md.push(`Spawn-and-wait of \`/bin/true\` kept at 8 or 32 in flight for ${results.config.throughput.budgetMs} ms, as started. Spawns per second (median, range over runs).`, '');
+  const tput = results.throughput.filter((r) => !r.error);
+  const inflights = results.config.throughput.inflight;
+  head(['Launcher', ...inflights.map((n) => `${n} in flight, /s`), ...inflights.map((n) => `spawnGuest ÷ it, ${n} in flight`)]);
+  for (const l of LAUNCHERS.filter((x) => x !== 'floor')) {
+    const per = (n) => tput.filter((r) => r.launcher === l && r.inflight === n);
+    const rate = (n) => (per(n).length ? summarize(per(n).map((r) => r.perSecond)) : undefined);
+    const ratio = (n) => {
+      const v = per(n)
+        .map((r) => tput.find((s) => s.launcher === 'spawnGuest' && s.inflight === n && s.round === r.round)?.perSecond / r.perSecond)
+        .filter(Number.isFinite);
+      return v.length ? summarize(v) : undefined;
+    };
+    row([LABELS[l], ...inflights.map((n) => cell(rate(n), (v) => v.toFixed(0))), ...inflights.map((n) => (l === 'spawnGuest' ? '1' : cell(ratio(n), times)))]);
+  }
+  md.push('', 'The C floor is sequential by construction and has no throughput row.', '');
+
+  md.push('## Event-loop delay during a storm', '');
+  const st = results.config.storm;
+  md.push(`${st.count} spawn-and-waits of \`/bin/true\` kept at ${st.inflight} in flight, as started, measured with`);
+  md.push('`perf_hooks.monitorEventLoopDelay({resolution: 1})` (each value includes the 1 ms timer period). A loop that');
+  md.push('never returns to its timers records nothing, so the longest gap between runs of a 1 ms `setTimeout` chain,');
+  md.push('counted to the end of the storm, is shown too. Median (range) over runs.', '');
+  head(['Launcher', 'p50, ms', 'p99, ms', 'max, ms', 'longest stall, ms', 'timer turns', 'storm took, ms']);
+  const storms = byLauncher(results.storm);
+  for (const l of ['spawnGuest', 'child_process']) {
+    const s = storms[l] ?? [];
+    const pick = (f) => {
+      const v = s.map(f).filter((x) => x !== null && x !== undefined);
+      return v.length ? summarize(v) : undefined;
+    };
+    row([
+      LABELS[l],
+      cell(pick((r) => r.delayMs.p50)) ?? '–',
+      cell(pick((r) => r.delayMs.p99)),
+      cell(pick((r) => r.delayMs.max)),
+      cell(pick((r) => r.longestStallMs)),
+      cell(pick((r) => r.loopTurns), (v) => v.toFixed(0)),
+      cell(pick((r) => r.elapsedMs), (v) => v.toFixed(0)),
+    ]);
+  }
+  md.push('');
+
+  md.push('## Memory and fds', '');
+  const gcfg = results.config.growth;
+  md.push(`After a warm-up of ${gcfg.warmup} spawns, sequential spawn-and-waits; RSS and open fds read after ${gcfg.first} and after`);
+  md.push(`${gcfg.total} of them (two full GCs before each reading, \`node --expose-gc\`). Growth per spawn = difference ÷ ${gcfg.total - gcfg.first}.`, '');
+  md.push(`A third reading after ${gcfg.extra} more spawns shows whether RSS keeps growing (a leak) or levels off (allocators settling).`, '');
+  const later = gcfg.total + gcfg.extra;
+  head(['Launcher', `RSS after ${gcfg.first}`, `RSS after ${gcfg.total}`, 'RSS growth per spawn', `RSS after ${later}`, `growth per spawn, ${gcfg.total}→${later}`, `fds after ${gcfg.first}`, `fds after ${gcfg.total}`, `fds after ${later}`, 'V8 heap used, per spawn', `V8 heap committed, ${gcfg.first}→${later}`]);
+  for (const g of results.growth.filter((r) => !r.error)) {
+    const n = g.total - g.first;
+    row([
+      LABELS[g.launcher],
+      `${(g.at.first.rss / 2 ** 20).toFixed(1)} MiB`,
+      `${(g.at.total.rss / 2 ** 20).toFixed(1)} MiB`,
+      kib((g.at.total.rss - g.at.first.rss) / n),
+      `${(g.at.extra.rss / 2 ** 20).toFixed(1)} MiB`,
+      kib((g.at.extra.rss - g.at.total.rss) / g.extra),
+      String(g.at.first.fds),
+      String(g.at.total.fds),
+      String(g.at.extra.fds),
+      kib((g.at.total.heapUsed - g.at.first.heapUsed) / n),
+      `${((g.at.extra.heapTotal - g.at.first.heapTotal) / 2 ** 20).toFixed(1)} MiB`,
+    ]);
+  }
+  md.push('');
+  md.push('## Reproduce', '');
+  md.push('```sh');
+  md.push('npm ci');
+  md.push('sudo npm run bench            # as root; about 6 minutes on 2 vCPU; writes docs/benchmarks.md and docs/latency-vs-memory.svg');
+  md.push('CAPSPAWN_BENCH_QUICK=1 npm run bench   # a smoke run in seconds, written to a temporary directory');
+  md.push('```', '');
+  md.push('The sudo row needs sudo (`apt-get install sudo`); the floor needs a C compiler (`cc`). The bench installs nothing.');
+
+  const mdPath = join(outDir, 'benchmarks.md');
+  const svgPath = join(outDir, CHART);
+  writeFileSync(mdPath, `${md.join('\n')}\n`);
+  writeFileSync(svgPath, chart(results, lat));
+  return [mdPath, svgPath];
+}
