@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
 import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
-import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
-import { checkSignal } from './options.js';
+import { checkSignal, signalName } from './options.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
 import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
 import { parseProcStatus, type ProcStatus } from './proc-status.js';
@@ -27,11 +26,6 @@ export interface GuestInit {
   killSignal: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
-}
-
-function signalName(signal: number): NodeJS.Signals | null {
-  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signal);
-  return (entry?.[0] as NodeJS.Signals | undefined) ?? null;
 }
 
 function wrapFd(fd: number, slot: number): Socket | null {
@@ -101,7 +95,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
       this.#reaped = true;
       if (this.#timer) clearTimeout(this.#timer);
       this.#abort?.removeEventListener('abort', this.#onAbort);
-      const exit: GuestExit = { code, signal: signal === null ? null : signalName(signal) };
+      const exit: GuestExit = { code, signal: signal === null ? null : (signalName(signal) ?? null) };
       this.exitCode = exit.code;
       this.signalCode = exit.signal;
       settle(exit);

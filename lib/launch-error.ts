@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
 import { capabilityName } from './capabilities.js';
+import { signalName } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
 import { errnoMessage, errnoName, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
 import { STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
@@ -25,11 +25,6 @@ export interface LaunchContext {
   spawnargs: readonly string[];
   /** The cgroup.procs file joined, when `cgroup` was given. */
   cgroupProcs?: string;
-}
-
-function signalName(signal: number): NodeJS.Signals | undefined {
-  const entry = Object.entries(osConstants.signals).find(([, n]) => n === signal);
-  return entry?.[0] as NodeJS.Signals | undefined;
 }
 
 /** Which requested capabilities this process cannot hand out, and why, from its own status. */

@@ -177,6 +177,16 @@ function checkBoolean(value: unknown, option: string): boolean {
   return value;
 }
 
+const signalNames = new Map<number, NodeJS.Signals>();
+for (const [name, number] of Object.entries(osConstants.signals)) {
+  if (!signalNames.has(number)) signalNames.set(number, name as NodeJS.Signals);
+}
+
+/** `SIGTERM` for 15; undefined for a number this platform does not name. */
+export function signalName(signal: number): NodeJS.Signals | undefined {
+  return signalNames.get(signal);
+}
+
 /** A signal by name or number, as this platform numbers it. */
 export function checkSignal(value: unknown, option: string): number {
   if (typeof value === 'number') {

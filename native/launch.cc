@@ -60,12 +60,16 @@ class Fd {
 class ChildRegion {
  public:
   bool map() {
+    if (base_ != nullptr) return true;
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
     size_ = 2 * page_ + kStackSize;
     void* p = mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return false;
+    if (mprotect(static_cast<char*>(p) + page_, page_, PROT_NONE) != 0) {
+      munmap(p, size_);
+      return false;
+    }
     base_ = static_cast<char*>(p);
-    if (mprotect(base_ + page_, page_, PROT_NONE) != 0) return false;
     return true;
   }
   ~ChildRegion() {
@@ -274,7 +278,10 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   plan.fd_limit = static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 1 << 20));
   plan.test_kill_before_verify = in.test_kill_before_verify;
 
-  ChildRegion region;
+  // One region per worker thread, mapped once: mapping and unmapping it cost as much as the
+  // clone itself. Reusing it is safe because this thread gets it back only after the child
+  // has exec'd or exited (the report pipe's end of file, or its record and the reap).
+  static thread_local ChildRegion region;
   if (!region.map()) return failed(STEP_MMAP, errno);
   ChildArgs args = {&plan, region.shared()};
   region.shared()->step = STEP_CLONE;

@@ -1,4 +1,4 @@
-import { constants as osConstants } from 'node:os';
+import { signalName } from '../options.js';
 import { planGuest, type GuestPlan } from '../plan-guest.js';
 import { firstFailure, formatCheck, type Check } from './check-report.js';
 import { type FlagSpec, JSON_FLAG } from './command-line.js';
@@ -36,10 +36,6 @@ function shellWord(word: string): string {
   return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
-function signalName(signal: number): string {
-  return Object.entries(osConstants.signals).find(([, n]) => n === signal)?.[0] ?? String(signal);
-}
-
 interface Explanation {
   plan: GuestPlan;
   names: Map<number, string>;
@@ -66,7 +62,7 @@ function explanationJson({ plan, names, env, checks, programPath, exitStatus }: 
     detached: plan.detached,
     noNewPrivileges: plan.noNewPrivileges,
     limitBoundingSet: plan.limitBoundingSet,
-    parentDeathSignal: plan.parentDeathSignal === 0 ? null : signalName(plan.parentDeathSignal),
+    parentDeathSignal: plan.parentDeathSignal === 0 ? null : (signalName(plan.parentDeathSignal) ?? plan.parentDeathSignal),
     placement: {
       cgroup: plan.placement.cgroup ?? null,
       rlimits: Object.fromEntries(plan.placement.rlimits.map((r) => [r.name, { soft: String(r.soft), hard: String(r.hard) }])),
@@ -91,7 +87,7 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
     ['umask', plan.umask === undefined ? 'inherited' : plan.umask.toString(8).padStart(4, '0')],
     ['no_new_privs', plan.noNewPrivileges ? 'set' : 'not set by capspawn'],
     ['bounding set', plan.limitBoundingSet ? 'limited to the capabilities above' : "inherited from this process"],
-    ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : signalName(plan.parentDeathSignal)],
+    ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : (signalName(plan.parentDeathSignal) ?? String(plan.parentDeathSignal))],
   ];
   if (plan.detached) rows.push(['session', 'new (setsid)']);
   const { cgroup, rlimits, netns, oomScoreAdj, nice } = plan.placement;
