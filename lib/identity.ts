@@ -96,9 +96,14 @@ export async function resolveIdentity(
   });
   if (answer.errno !== undefined) {
     const syscall = answer.syscall ?? 'getpwnam_r';
+    const code = errnoName(answer.errno);
+    const hint =
+      code === 'EMFILE' || code === 'ENFILE'
+        ? 'this process is out of file descriptors, so NSS could not read its databases: raise RLIMIT_NOFILE or close descriptors'
+        : 'check NSS (/etc/nsswitch.conf and its services)';
     throw new SpawnGuestError(
-      `spawnGuest: ${syscall} failed: ${errnoName(answer.errno)} (${errnoMessage(answer.errno)}): check NSS (/etc/nsswitch.conf and its services)`,
-      { code: errnoName(answer.errno), errno: -answer.errno, step: 'resolve', syscall },
+      `spawnGuest: ${syscall} failed: ${code} (${errnoMessage(answer.errno)}): ${hint}`,
+      { code, errno: -answer.errno, step: 'resolve', syscall },
       spawnargs,
     );
   }

@@ -79,6 +79,8 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
     case 'setresuid':
       if (code === 'EAGAIN') return `uid ${ctx.uid} has reached its process limit (RLIMIT_NPROC)`;
       break;
+    case 'resolve':
+      return 'NSS could not be asked';
     case 'keepcaps':
       return 'SECBIT_KEEP_CAPS_LOCKED is set on this process; capspawn needs PR_SET_KEEPCAPS to keep the capabilities across the uid change';
     case 'capset':
@@ -112,6 +114,8 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
           return `${fields.path} is open for writing by some process`;
         case 'E2BIG':
           return 'the arguments and environment are too large for execve';
+        case 'EAGAIN':
+          return `uid ${ctx.uid} has reached its process limit (RLIMIT_NPROC), which execve checks`;
       }
       break;
   }

@@ -5,21 +5,37 @@ import { invalidType, invalidValue, OptionRangeError, outOfRange } from './error
 
 /** Resource limits by their prlimit(1) names, with the kernel's RLIMIT_* numbers. */
 export const RLIMIT_RESOURCES = {
+  /** RLIMIT_CPU: CPU time, seconds. */
   cpu: 0,
+  /** RLIMIT_FSIZE: largest file written, bytes. */
   fsize: 1,
+  /** RLIMIT_DATA: data segment, bytes. */
   data: 2,
+  /** RLIMIT_STACK: stack, bytes. */
   stack: 3,
+  /** RLIMIT_CORE: core file, bytes. */
   core: 4,
+  /** RLIMIT_RSS: resident set (not enforced by Linux), bytes. */
   rss: 5,
+  /** RLIMIT_NPROC: processes of the user. */
   nproc: 6,
+  /** RLIMIT_NOFILE: open file descriptors. */
   nofile: 7,
+  /** RLIMIT_MEMLOCK: locked memory, bytes. */
   memlock: 8,
+  /** RLIMIT_AS: address space, bytes. */
   as: 9,
+  /** RLIMIT_LOCKS: file locks. */
   locks: 10,
+  /** RLIMIT_SIGPENDING: queued signals. */
   sigpending: 11,
+  /** RLIMIT_MSGQUEUE: POSIX message queues, bytes. */
   msgqueue: 12,
+  /** RLIMIT_NICE: ceiling of the nice value (20 - limit). */
   nice: 13,
+  /** RLIMIT_RTPRIO: real-time priority. */
   rtprio: 14,
+  /** RLIMIT_RTTIME: real-time CPU time, microseconds. */
   rttime: 15,
 } as const;
 
@@ -80,7 +96,7 @@ export function checkRlimits(rlimits: unknown): ResolvedRlimit[] {
   let mayRaise: boolean | undefined;
   return Object.entries(rlimits).map(([name, value]) => {
     const option = `rlimits.${name}`;
-    const resource = (RLIMIT_RESOURCES as Record<string, number>)[name];
+    const resource = Object.hasOwn(RLIMIT_RESOURCES, name) ? (RLIMIT_RESOURCES as Record<string, number>)[name] : undefined;
     if (resource === undefined) {
       throw invalidValue(option, `names no resource limit; names are ${Object.keys(RLIMIT_RESOURCES).join(', ')}`, name);
     }

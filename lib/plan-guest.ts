@@ -48,7 +48,14 @@ export interface GuestPlan {
     /** The cgroup v2 directory the guest starts in. */
     cgroup?: string;
     /** Resource limits, by prlimit(1) name. */
-    rlimits: { name: RlimitName; soft: bigint | 'unlimited'; hard: bigint | 'unlimited' }[];
+    rlimits: {
+      /** prlimit(1) name: `nofile`. */
+      name: RlimitName;
+      /** Soft limit. */
+      soft: bigint | 'unlimited';
+      /** Hard limit. */
+      hard: bigint | 'unlimited';
+    }[];
     /** The network namespace: a path or an fd. */
     netns?: string | number;
     /** oom_score_adj */

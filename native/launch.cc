@@ -161,25 +161,33 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   // Every fd the child uses after its dup2 loop must be above every slot it fills.
   const int floor = std::max(3, nslots);
 
+  // The caller's descriptors first, before this launch opens anything: a number the caller
+  // gave that is not open must fail with EBADF, never name a pipe made below.
+  std::vector<Fd> child_src(nslots);
+  for (int slot = 0; slot < nslots; slot++) {
+    if (in.stdio[slot].kind != STDIO_FD) continue;
+    child_src[slot].reset(fcntl(in.stdio[slot].fd, F_DUPFD_CLOEXEC, floor));
+    if (child_src[slot].get() < 0) return failed(STEP_FCNTL, errno, slot);
+  }
+  Fd netns;
+  if (in.has_netns && in.netns_path.empty()) {
+    netns.reset(fcntl(in.netns_fd, F_DUPFD_CLOEXEC, floor));
+    if (netns.get() < 0) return failed(STEP_SETNS, errno);
+  }
+
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return failed(STEP_PIPE2, errno);
   Fd report_read(fds[0]);
   Fd report_write(fds[1]);
   if (!move_above(&report_write, floor)) return failed(STEP_FCNTL, errno);
 
-  std::vector<Fd> child_src(nslots);
   std::vector<Fd> parent_end(nslots);
   for (int slot = 0; slot < nslots; slot++) {
     const StdioSlot& s = in.stdio[slot];
     switch (s.kind) {
       case STDIO_CLOSED:
+      case STDIO_FD:
         continue;
-      case STDIO_FD: {
-        int copy = fcntl(s.fd, F_DUPFD_CLOEXEC, floor);
-        if (copy < 0) return failed(STEP_FCNTL, errno, slot);
-        child_src[slot].reset(copy);
-        continue;
-      }
       case STDIO_DEVNULL: {
         int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (fd < 0) return failed(STEP_OPEN, errno, slot);
@@ -212,11 +220,9 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
     if (cgroup_procs.get() < 0) return failed(STEP_CGROUP, errno);
     if (!move_above(&cgroup_procs, floor)) return failed(STEP_FCNTL, errno);
   }
-  Fd netns;
   struct stat netns_stat = {};
   if (in.has_netns) {
-    netns.reset(in.netns_path.empty() ? fcntl(in.netns_fd, F_DUPFD_CLOEXEC, floor)
-                                      : open(in.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!in.netns_path.empty()) netns.reset(open(in.netns_path.c_str(), O_RDONLY | O_CLOEXEC));
     if (netns.get() < 0 || fstat(netns.get(), &netns_stat) != 0) return failed(STEP_SETNS, errno);
     // A namespace of another kind would make setns fail only in the child; refuse it here.
     int type = ioctl(netns.get(), NS_GET_NSTYPE);

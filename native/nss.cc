@@ -1,6 +1,7 @@
 #include "nss.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -28,6 +29,16 @@ int with_buffer(Lookup lookup) {
 
 ResolveResult capspawn_resolve(const ResolveInput& in) {
   ResolveResult out;
+
+  // With no descriptor free, NSS's files module cannot open /etc/passwd and glibc reports
+  // "no such user" rather than EMFILE; see that one is free first.
+  int spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare < 0) {
+    out.err = errno;
+    out.failed_call = "open";
+    return out;
+  }
+  close(spare);
 
   if (in.has_user) {
     const char* call = in.user.by_id ? "getpwuid_r" : "getpwnam_r";

@@ -1,0 +1,43 @@
+// Regressions found while hardening: each of these failed before its fix.
+import { describe, expect, it } from 'vitest';
+import { spawnGuest } from '../../lib/index.js';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from '../support/fixtures.js';
+import { inspectPath, runDaemon } from '../support/guests.js';
+
+const user = FIXTURE_USERS.guest.name;
+const hardeningDaemon = new URL('../support/hardening-daemon.mjs', import.meta.url).pathname;
+
+describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
+  it("with fd 0 closed, stdio 'inherit' for slot 0 is EBADF, not capspawn's report pipe", async () => {
+    const result = (await runDaemon([process.execPath, hardeningDaemon], {
+      scenario: 'closed-stdin',
+      file: inspectPath(),
+      options: { user, stdio: ['inherit', 'pipe', 'ignore'] },
+    })) as unknown as { ok: boolean; stdout?: string; error?: object };
+    expect(result).toMatchObject({ ok: false, error: { name: 'SpawnGuestError', code: 'EBADF', step: 'fcntl', option: 'stdio[0]' } });
+  });
+
+  it('a closed fd in stdio is EBADF even when it is the lowest free fd number', async () => {
+    const open = openFds();
+    let free = 3;
+    while (open.includes(free)) free++;
+    await expect(spawnGuest(inspectPath(), [], { user, stdio: ['pipe', free, 'pipe'] })).rejects.toMatchObject({ code: 'EBADF', step: 'fcntl', option: 'stdio[1]' });
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it('an rlimits key inherited from Object.prototype is a typed error', async () => {
+    await expect(spawnGuest('/bin/true', [], { user, rlimits: { constructor: 5 } as never })).rejects.toMatchObject({
+      name: 'TypeError',
+      code: 'ERR_INVALID_ARG_VALUE',
+      option: 'rlimits.constructor',
+    });
+  });
+
+  it('with no fd free, the user lookup is EMFILE, not "no user named"', async () => {
+    const limit = 128;
+    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
+      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 0, options: { user },
+    })) as unknown as { attempts: { error?: object }[] };
+    expect(result.attempts[0].error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
+  });
+});
