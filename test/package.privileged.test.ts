@@ -1,7 +1,8 @@
 // The package as users get it: `npm pack`, installed into a fresh project with no compiler on
-// PATH and no build/ directory, imported from ESM and CommonJS, spawning a guest as root.
+// PATH and no build/ directory, imported from ESM and CommonJS and run as `npx capspawn`,
+// spawning a guest as root.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -85,6 +86,14 @@ if (exit.code !== 0) process.exit(1);`;
   it('spawns a guest when imported from ESM', async () => {
     writeFileSync(join(project, 'esm.mjs'), guestScript("import { spawnGuest } from 'capspawn';"));
     const { stdout } = await run(process.execPath, ['esm.mjs'], { cwd: project, env });
+    expect(stdout).toBe('CapAmb:\t0000000000001000\n');
+  });
+
+  it('runs the CLI through npx capspawn', async () => {
+    const npx = (args: string[]) => run(process.execPath, [npmCli, 'exec', '--offline', '--', 'capspawn', ...args], { cwd: project, env });
+    const version = await npx(['--version']);
+    expect(version.stdout.trim()).toBe(`capspawn ${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}`);
+    const { stdout } = await npx(['--user', FIXTURE_USERS.guest.name, '--caps', 'net_admin', '--', 'grep', '^CapAmb:', '/proc/self/status']);
     expect(stdout).toBe('CapAmb:\t0000000000001000\n');
   });
 
