@@ -1,21 +1,11 @@
 // A stand-in for a daemon that embeds capspawn, run by the privileged tests under setpriv
 // (reduced bounding set, non-root uid with a few capabilities, fork fallback, ...).
 // argv[2]: JSON { file, args, options }. Prints one JSON result line.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
+import { countChildren } from './count-children.mjs';
 import { loadNative } from '../../dist/native.js';
 
-function children() {
-  let n = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) n++;
-    } catch {}
-  }
-  return n;
-}
 
 const job = JSON.parse(process.argv[2]);
 try {
@@ -25,8 +15,8 @@ try {
   const exit = await guest.exited;
   await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
   const parentFds = readdirSync('/proc/self/fd').map(Number);
-  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: children(), cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
+  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: countChildren(), cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
 } catch (error) {
   const { name, code, step, errno, syscall, capability, message } = error;
-  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: children() }));
+  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: countChildren() }));
 }

@@ -7,20 +7,10 @@
 //                  and try a spawn after each: every attempt must succeed or be a typed error
 //   signal-burst   a SIGWINCH handler, `spawns` guests while the whole process group gets
 //                  `bursts` SIGWINCH; counts the handler's runs against the signals sent
-import { closeSync, fstatSync, openSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
+import { countChildren } from './count-children.mjs';
 
-function children() {
-  let n = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) n++;
-    } catch {}
-  }
-  return n;
-}
 
 /** Open fds below `limit`, found with fstat so that it works with no fd to spare. */
 function openFds(limit) {
@@ -122,7 +112,7 @@ const scenarios = {
 const job = JSON.parse(process.argv.at(-1));
 try {
   const result = await scenarios[job.scenario](job);
-  console.log(JSON.stringify({ ok: true, ...result, children: children() }));
+  console.log(JSON.stringify({ ok: true, ...result, children: countChildren() }));
 } catch (error) {
-  console.log(JSON.stringify({ ok: false, error: errorFields(error), children: children() }));
+  console.log(JSON.stringify({ ok: false, error: errorFields(error), children: countChildren() }));
 }
