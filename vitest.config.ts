@@ -1,15 +1,27 @@
 import { defineConfig } from 'vitest/config';
 
 const requirePrivileged = process.env.CAPSPAWN_REQUIRE_PRIVILEGED === '1';
+// Inside the test VM (npm run test:vm) nothing boots another VM; the runner's own fixtures
+// (tests that fail on purpose) run only when the runner's test asks for them.
+const inVm = process.env.CAPSPAWN_IN_VM === '1';
+const vmFixtures = process.env.CAPSPAWN_VM_FIXTURES === '1';
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
+    include: vmFixtures ? ['test/vm-fixtures/*.test.ts'] : ['test/**/*.test.ts'],
+    exclude: [
+      '**/node_modules/**',
+      ...(vmFixtures ? [] : ['test/vm-fixtures/**']),
+      // The bench smoke test measures this host's launchers; under emulation it only times out.
+      ...(inVm ? ['test/memory-limit.privileged.test.ts', 'test/vm-runner.privileged.test.ts', 'test/bench.privileged.test.ts'] : []),
+    ],
     globalSetup: ['test/support/global-setup.ts'],
     // Guests are real processes: one test file at a time keeps fd and child counts exact.
     pool: 'forks',
     fileParallelism: false,
-    testTimeout: 30_000,
+    // Software emulation in the test VM runs everything many times slower.
+    testTimeout: inVm ? 600_000 : 30_000,
+    hookTimeout: inVm ? 600_000 : 10_000,
     reporters: requirePrivileged ? ['default', 'json'] : ['default'],
     outputFile: requirePrivileged ? { json: 'test-results.json' } : undefined,
   },

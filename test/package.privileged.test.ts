@@ -69,7 +69,7 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
     mkdirSync(project);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
     await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!)], { cwd: project, env });
-  }, 300_000);
+  }, process.env.CAPSPAWN_IN_VM === '1' ? 1_200_000 : 300_000);
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   const guestScript = (importLine: string) => `${importLine}

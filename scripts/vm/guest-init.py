@@ -27,6 +27,22 @@ def power_off(status):
     os._exit(status)
 
 
+def writable_shadow_files():
+    # Booted by a non-root user, the host's /etc/shadow is unreadable through 9p, so the overlay
+    # cannot copy it up and useradd fails. This machine is thrown away: start both files empty.
+    for path in ('/etc/shadow', '/etc/gshadow'):
+        try:
+            with open(path, 'rb'):
+                pass
+        except PermissionError:
+            os.remove(path)
+            with open(path, 'w'):
+                pass
+            os.chmod(path, 0o640)
+        except FileNotFoundError:
+            pass
+
+
 def main():
     mount('proc', '/proc')
     mount('sysfs', '/sys')
@@ -40,6 +56,7 @@ def main():
     with open('/sys/fs/cgroup/cgroup.subtree_control', 'w') as control:
         control.write('+memory +pids')
     subprocess.run(['ip', 'link', 'set', 'lo', 'up'], check=True)
+    writable_shadow_files()
 
     checkout = os.environ['CAPSPAWN_VM_CHECKOUT']
     os.chdir(checkout)

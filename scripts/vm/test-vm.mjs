@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// npm run test:vm: the privileged suite as root inside a throwaway VM (scripts/vm/boot.mjs),
+// with privileged tests required, its output streamed here. Exits with the suite's status;
+// a kernel panic, a hang past the time limit or a missing module is a failure saying so.
+//   CAPSPAWN_VM_TESTS=a.test.ts:b.test.ts   only these files (default: the whole suite)
+//   CAPSPAWN_VM_TIMEOUT=SECONDS             give up after this long (default 3600)
+//   CAPSPAWN_VM_ACCEL=kvm|tcg               skip trying KVM first
+//   CAPSPAWN_VM_KERNEL=/boot/vmlinuz-...    the kernel to boot (its modules must be installed)
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { runInVm, vmUnavailableReason } from './boot.mjs';
+
+const checkout = new URL('../..', import.meta.url).pathname;
+const unavailable = vmUnavailableReason();
+if (unavailable) {
+  process.stderr.write(`test:vm: cannot boot a VM here: ${unavailable}\n`);
+  process.exit(2);
+}
+const addon = ['build/Release/capspawn.node', 'prebuilds/linux-x64/capspawn.glibc.node'].some((f) => existsSync(join(checkout, f)));
+if (!existsSync(join(checkout, 'dist', 'index.js')) || !addon) {
+  process.stderr.write('test:vm: build first (npm run build)\n');
+  process.exit(2);
+}
+const files = (process.env.CAPSPAWN_VM_TESTS ?? '').split(':').filter(Boolean);
+const quoted = files.map((f) => `'${f.replace(/'/g, `'\\''`)}'`).join(' ');
+// The suite, then the gate that fails on any skipped test; CI=1 keeps vitest's output plain.
+const suite = `node node_modules/vitest/vitest.mjs run ${quoted} && node test/support/check-no-skips.mjs test-results.json`;
+const fixtures = files.some((f) => f.startsWith('test/vm-fixtures/')) ? ['CAPSPAWN_VM_FIXTURES=1'] : [];
+const command = ['/usr/bin/env', 'CI=1', 'CAPSPAWN_REQUIRE_PRIVILEGED=1', ...fixtures, '/bin/sh', '-c', suite];
+
+const started = Date.now();
+try {
+  const run = await runInVm(command, {
+    timeoutSeconds: Number(process.env.CAPSPAWN_VM_TIMEOUT ?? 3600),
+    onOutput: (text) => process.stdout.write(text),
+  });
+  const how = run.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)';
+  process.stdout.write(`\ntest:vm: the suite exited ${run.status} in the VM (kernel ${run.kernel}, ${how}, ${run.seconds} s)\n`);
+  process.exit(run.status);
+} catch (error) {
+  process.stderr.write(`\ntest:vm: ${error.message} (after ${Math.round((Date.now() - started) / 1000)} s)\n`);
+  process.exit(3);
+}

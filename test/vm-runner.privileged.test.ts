@@ -1,0 +1,25 @@
+// npm run test:vm must fail when a test inside the VM fails: the runner is checked with a
+// fixture that fails on purpose (test/vm-fixtures/), booted in a real VM.
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { vmUnavailableReason } from '../scripts/vm/boot.mjs';
+import { isRoot, notRootReason } from './support/fixtures.js';
+
+const unavailable = vmUnavailableReason();
+const runner = new URL('../scripts/vm/test-vm.mjs', import.meta.url).pathname;
+
+describe.runIf(isRoot && unavailable === undefined)(`npm run test:vm (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`, () => {
+  it('exits non-zero and shows the failure when a test inside the VM fails', async () => {
+    const child = spawn(process.execPath, [runner], {
+      env: { ...process.env, CAPSPAWN_VM_TESTS: 'test/vm-fixtures/fails-on-purpose.test.ts', CAPSPAWN_VM_TIMEOUT: '600' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(output).toContain('fails on purpose inside the VM');
+    expect(output).toMatch(/test:vm: the suite exited [1-9]\d* in the VM/);
+    expect(status, output.slice(-3000)).not.toBe(0);
+  }, 700_000);
+});
