@@ -49,7 +49,8 @@ def main():
     mount('devtmpfs', '/dev')
     mount('devpts', '/dev/pts')
     mount('tmpfs', '/dev/shm')
-    mount('tmpfs', '/tmp', 'mode=1777')
+    # /tmp stays the overlay's (writable, thrown away): a tmpfs there would hide a checkout
+    # that lives under the host's /tmp.
     mount('tmpfs', '/run', 'mode=755')
     # A pure cgroup v2 hierarchy, with the controllers the placement tests limit.
     mount('cgroup2', '/sys/fs/cgroup')
