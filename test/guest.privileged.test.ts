@@ -2,7 +2,7 @@
 // unref, dispose, and Node's own children beside it.
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { spawnGuest, type Guest } from '../lib/index.js';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
@@ -30,6 +30,50 @@ async function holdGuest(job: object) {
   return { holder, guestPid: (JSON.parse(line.toString()) as { pid: number }).pid };
 }
 
+/**
+ * Starts `sleep 60` with pid `pid`: a small forker asks the kernel for that pid next
+ * (ns_last_pid) and forks, over and over until it gets it. A Node process forks too slowly for
+ * this on a busy machine (every process and thread started meanwhile takes a pid). The pid is
+ * reported once sleep runs; `release()` kills and reaps it. The pid is -1 when no attempt got it.
+ */
+async function takePid(pid: number): Promise<{ pid: number; release: () => Promise<void> }> {
+  const forker = spawn('python3', ['-c', TAKE_PID, String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const [line] = (await once(forker.stdout!, 'data')) as [Buffer];
+  return {
+    pid: Number(line.toString().trim()),
+    release: async () => {
+      forker.stdin!.end();
+      await once(forker, 'exit');
+    },
+  };
+}
+
+const TAKE_PID = `
+import os, sys
+target = int(sys.argv[1])
+for attempt in range(500):
+    with open('/proc/sys/kernel/ns_last_pid', 'w') as f:
+        f.write(str(target - 1))
+    ready, done = os.pipe()  # close-on-exec: EOF once the child has run execve
+    pid = os.fork()
+    if pid == 0:
+        os.execvp('sleep', ['sleep', '60'])
+    os.close(done)
+    os.read(ready, 1)
+    os.close(ready)
+    if pid == target:
+        break
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+else:
+    pid = -1
+print(pid if pid == target else -1, flush=True)
+sys.stdin.read()
+if pid > 0:
+    os.kill(pid, 9)
+    os.waitpid(pid, 0)
+`;
+
 describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
   it("reports the exit code through 'exit' and exited", async () => {
     const guest = await spawnGuest(inspectPath(), ['exit', '3'], { user, stdio: 'ignore' });
@@ -51,22 +95,15 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
   it('never signals a later process that reuses the pid of a reaped guest', async () => {
     const guest = await spawnGuest(inspectPath(), ['exit', '0'], { user, stdio: 'ignore' });
     await guest.exited;
-    // Ask the kernel for the same pid for the next process (ns_last_pid), a few times over
-    // in case another process on the machine takes it first.
-    let reused: ReturnType<typeof spawn> | undefined;
-    for (let attempt = 0; attempt < 20 && !reused; attempt++) {
-      writeFileSync('/proc/sys/kernel/ns_last_pid', String(guest.pid - 1));
-      const candidate = spawn('sleep', ['60'], { stdio: 'ignore' });
-      if (candidate.pid === guest.pid) reused = candidate;
-      else candidate.kill('SIGKILL');
+    const reused = await takePid(guest.pid);
+    try {
+      expect(reused.pid, 'could not get the same pid again').toBe(guest.pid);
+      expect(guest.kill('SIGKILL')).toBe(false);
+      // The new process with that pid is still alive: it was not signalled.
+      expect(readFileSync(`/proc/${guest.pid}/cmdline`, 'latin1')).toBe('sleep\x0060\x00');
+    } finally {
+      reused.release();
     }
-    expect(reused, 'could not get the same pid again').toBeDefined();
-    expect(guest.kill('SIGKILL')).toBe(false);
-    // The new process with that pid is still alive: it was not signalled.
-    expect(existsSync(`/proc/${guest.pid}`)).toBe(true);
-    expect(reused!.exitCode).toBeNull();
-    reused!.kill('SIGKILL');
-    await once(reused!, 'exit');
   });
 
   it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
