@@ -1,10 +1,25 @@
 import { capLastCap } from './capabilities.js';
 import { SpawnGuestError, UnsupportedPlatformError } from './errors.js';
 import { Guest } from './guest.js';
+import { ngroupsMax } from './identity.js';
 import { launchFailure } from './launch-error.js';
+import { loadNative } from './native.js';
 import type { SpawnGuestOptions } from './options.js';
-import { buildLaunchPlan } from './plan.js';
+import { argumentSpaceLimit, buildLaunchPlan } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
+
+// What a launch reads once (the addon, the kernel's limits) is read at import, while the
+// daemon still has descriptors to spare: a first launch made with every fd in use then fails
+// with a typed EMFILE at the user lookup, not with a binary that cannot be loaded. A failure
+// here is not thrown: the first call does the same again and reports it.
+if (process.platform === 'linux') {
+  try {
+    loadNative();
+    capLastCap();
+    ngroupsMax();
+    argumentSpaceLimit();
+  } catch {}
+}
 
 function abortError(signal: AbortSignal): Error {
   return Object.assign(new Error('The operation was aborted', { cause: signal.reason }), { name: 'AbortError', code: 'ABORT_ERR' });

@@ -40,4 +40,14 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
     })) as unknown as { attempts: { error?: object }[] };
     expect(result.attempts[0].error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
   });
+
+  it("with no fd free at a process's first launch, the error is the lookup's EMFILE, not a binary that cannot be loaded", async () => {
+    const limit = 128;
+    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
+      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 10, firstLaunch: true, options: { user },
+    })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
+    expect(result.attempts[0]).toMatchObject({ ok: false, fdsUnchanged: true, error: { name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' } });
+    // Once descriptors are free again, the same process launches.
+    expect(result.attempts.at(-1)).toMatchObject({ ok: true, code: 0 });
+  });
 });
