@@ -2,7 +2,9 @@
 // --warmup spawns (heaps and pools settle first). Run with --expose-gc: both points are taken
 // after two full collections. A third reading after --extra more spawns tells a leak (it keeps
 // growing) from allocators settling (it levels off). Prints {scenario, launcher, first, total,
-// extra, at: {first, total, extra}}.
+// extra, at: {first, total, extra}}; each reading has rss, V8 heap used and committed, the
+// committed young generation (V8's new space), external memory and open fds.
+import { getHeapSpaceStatistics } from 'node:v8';
 import { makeLauncher } from './launchers.mjs';
 import { emit, openFdCount, scenarioOptions } from './scenario.mjs';
 
@@ -21,7 +23,8 @@ async function snapshot() {
   globalThis.gc();
   globalThis.gc();
   const m = process.memoryUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, fds: openFdCount() };
+  const young = getHeapSpaceStatistics().find((s) => s.space_name === 'new_space')?.space_size ?? 0;
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, young, external: m.external, fds: openFdCount() };
 }
 
 await spawnMany(o.warmup);

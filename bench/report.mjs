@@ -13,6 +13,9 @@ const times = (v) => (Number.isNaN(v) || v === undefined ? '–' : `${v < 10 ? v
 const range = (s, f = ms) => (s.runs > 1 ? `${f(s.min)}–${f(s.max)}` : '');
 const cell = (s, f = ms) => (s ? `${f(s.median)}${s.runs > 1 ? ` (${range(s, f)})` : ''}` : 'not measured');
 const kib = (bytes) => `${(bytes / 1024).toFixed(2)} KiB`;
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+const perSpawn = (g) => (g.at.total.rss - g.at.first.rss) / (g.total - g.first);
+const laterPerSpawn = (g) => (g.at.extra.rss - g.at.total.rss) / g.extra;
 
 /** Per-round medians of one launcher at one size, and per-round ratios to spawnGuest. */
 function latencyFigures(results) {
@@ -59,12 +62,12 @@ function targets(results, lat) {
   const fig = (launcher, mem, key) => lat[launcher]?.[mem]?.[key]?.median;
   const storms = byLauncher(results.storm).spawnGuest ?? [];
   const stormMax = storms.map((s) => s.delayMs.max ?? s.longestStallMs);
-  const growth = byLauncher(results.growth);
-  const perSpawn = (g) => (g.at.total.rss - g.at.first.rss) / (g.total - g.first);
-  const laterPerSpawn = (g) => (g.at.extra.rss - g.at.total.rss) / g.extra;
+  const growth = byLauncher(results.growth, (r) => `${r.launcher}/${r.young ?? 'default'}`);
   const fdGrowth = (g) => Math.max(g.at.total.fds, g.at.extra.fds) - g.at.first.fds;
-  const g = growth.spawnGuest?.[0];
-  const gc = growth.child_process?.[0];
+  const g = growth['spawnGuest/fixed']?.[0];
+  const gc = growth['child_process/fixed']?.[0];
+  const gd = growth['spawnGuest/default']?.[0];
+  const gcd = growth['child_process/default']?.[0];
   const list = [
     ['spawnGuest within 1.15× of the C floor (as started)', 1 / fig('floor', start, 'toSpawnGuest'), (v) => v <= 1.15, times],
     ['spawnGuest ≤ 0.85× the time of child_process.spawn (as started)', 1 / fig('child_process', start, 'toSpawnGuest'), (v) => v <= 0.85, times],
@@ -78,9 +81,9 @@ function targets(results, lat) {
       (v) => v < 5,
       (v) => `${ms(v)} ms`,
     ],
-    [`no fd growth over ${g ? g.total + g.extra : '–'} spawnGuest spawns`, g ? fdGrowth(g) : undefined, (v) => v <= 0, (v) => `${v} fds`],
+    [`no fd growth over ${gd ? gd.total + gd.extra : '–'} spawnGuest spawns`, gd ? fdGrowth(gd) : undefined, (v) => v <= 0, (v) => `${v} fds`],
     [
-      `RSS growth per spawn, ${g?.first ?? '–'}→${g?.total ?? '–'} after warm-up, ≤ child_process.spawn's (${gc ? kib(perSpawn(gc)) : '–'}); over the next ${g?.extra ?? '–'}: spawnGuest ${g ? kib(laterPerSpawn(g)) : '–'}, child_process ${gc ? kib(laterPerSpawn(gc)) : '–'}`,
+      `RSS growth per spawn, ${g?.first ?? '–'}→${g?.total ?? '–'} after warm-up, young generation sized up front, ≤ child_process.spawn's (${gc ? kib(perSpawn(gc)) : '–'}); over the next ${g?.extra ?? '–'}: spawnGuest ${g ? kib(laterPerSpawn(g)) : '–'}, child_process ${gc ? kib(laterPerSpawn(gc)) : '–'}. With V8's defaults: spawnGuest ${gd ? kib(perSpawn(gd)) : '–'}, child_process ${gcd ? kib(perSpawn(gcd)) : '–'} (see Memory and fds)`,
       g && gc ? perSpawn(g) : undefined,
       (v) => v <= perSpawn(gc),
       kib,
@@ -107,6 +110,40 @@ function chart(results, lat) {
     xTicks: sizes.map((m) => ({ value: m, label: m === 0 ? 'as started' : `${m}` })),
     series,
   });
+}
+
+/** "Where spawnGuest's time goes": the parts measured by bench/breakdown.mjs, and the floor. */
+function breakdownSection(results, md, head, row) {
+  const runs = (results.breakdown ?? []).filter((r) => !r.error);
+  const parts = runs.filter((r) => r.scenario === 'breakdown');
+  if (parts.length === 0) return;
+  const part = (name) => summarize(parts.map((r) => median(r.samples[name])));
+  const floors = runs.filter((r) => r.launcher === 'floor');
+  const hop = summarize(parts.map((r) => median(r.samples.statAsync) - median(r.samples.statSync)));
+  const beyondFloor = summarize(
+    parts
+      .map((r) => median(r.samples.launch) - median(floors.find((f) => f.round === r.round)?.samples ?? []))
+      .filter(Number.isFinite),
+  );
+  md.push('## Where spawnGuest\'s time goes', '');
+  md.push('One process per run, the parts interleaved spawn by spawn (bench/breakdown.mjs), each run beside a run of the');
+  md.push('C floor, as started. *Prepare* is what spawnGuest does before the launch: option checks, the NSS lookup (one');
+  md.push('round trip through libuv\'s thread pool), the environment, the PATH search. *Launch and wait* hands a plan built');
+  md.push('once to the addon: a thread-pool round trip for the launch (clone, the child procedure, execve), the answer back');
+  md.push('on the event loop, the `Guest`, and the exit seen through the pidfd. A thread-pool round trip on its own is');
+  md.push('`fs.promises.stat(\'/\')` less `fs.statSync(\'/\')`.', '');
+  head(['Part', 'ms']);
+  row(['Prepare (checks, NSS lookup, environment, PATH)', cell(part('prepare'))]);
+  row(['Launch and wait (plan given)', cell(part('launch'))]);
+  row(['Whole spawnGuest call and wait', cell(part('whole'))]);
+  row(['C floor (one C thread: clone, credential drop, execve, waitpid)', floors.length ? cell(summarize(floors.map((f) => median(f.samples)))) : 'not measured']);
+  row(['Launch and wait less the floor of the same run', beyondFloor.runs ? cell(beyondFloor) : 'not measured']);
+  row(['One thread-pool round trip (stat, async less sync)', cell(hop)]);
+  md.push('');
+  md.push('A launch from Node that keeps blocking work off the event loop pays two thread-pool round trips (the NSS');
+  md.push('lookup and the launch), each waking a pool thread and then the event loop, and the exit reaches JavaScript');
+  md.push('through the event loop; the floor is one thread blocked in `clone` and then in `waitpid`. The child procedure');
+  md.push('adds the signal reset (one `rt_sigaction` per signal), `close_range` and the verify reads to the floor\'s system calls.', '');
 }
 
 export function writeReport(results, outDir) {
@@ -155,6 +192,7 @@ export function writeReport(results, outDir) {
   const own = sizes.slice(1).map((s) => `${sizeLabel(s)} ${cell(lat.spawnGuest[s]?.toOwnStart, times)}`).join(', ');
   md.push(`spawnGuest relative to its own time as started: ${own}.`, '');
   md.push(`![Latency against parent memory](${CHART})`, '');
+  breakdownSection(results, md, head, row);
 
   md.push('## What the program got', '');
   md.push('The same request through each launcher, running `grep` on its own `/proc/self/status`:', '');
@@ -197,7 +235,8 @@ export function writeReport(results, outDir) {
   md.push(`${st.count} spawn-and-waits of \`/bin/true\` kept at ${st.inflight} in flight, as started, measured with`);
   md.push('`perf_hooks.monitorEventLoopDelay({resolution: 1})` (each value includes the 1 ms timer period). A loop that');
   md.push('never returns to its timers records nothing, so the longest gap between runs of a 1 ms `setTimeout` chain,');
-  md.push('counted to the end of the storm, is shown too. Median (range) over runs.', '');
+  md.push('counted to the end of the storm, is shown too. Median (range) over runs; "none recorded" where the histogram');
+  md.push('got no value in any run.', '');
   head(['Launcher', 'p50, ms', 'p99, ms', 'max, ms', 'longest stall, ms', 'timer turns', 'storm took, ms']);
   const storms = byLauncher(results.storm);
   for (const l of ['spawnGuest', 'child_process']) {
@@ -206,11 +245,13 @@ export function writeReport(results, outDir) {
       const v = s.map(f).filter((x) => x !== null && x !== undefined);
       return v.length ? summarize(v) : undefined;
     };
+    // Runs whose loop never got back to its timers have no histogram values at all.
+    const delay = (f) => (s.length === 0 ? 'not measured' : pick(f) ? cell(pick(f)) : 'none recorded');
     row([
       LABELS[l],
-      cell(pick((r) => r.delayMs.p50)) ?? '–',
-      cell(pick((r) => r.delayMs.p99)),
-      cell(pick((r) => r.delayMs.max)),
+      delay((r) => r.delayMs.p50),
+      delay((r) => r.delayMs.p99),
+      delay((r) => r.delayMs.max),
       cell(pick((r) => r.longestStallMs)),
       cell(pick((r) => r.loopTurns), (v) => v.toFixed(0)),
       cell(pick((r) => r.elapsedMs), (v) => v.toFixed(0)),
@@ -221,24 +262,29 @@ export function writeReport(results, outDir) {
   md.push('## Memory and fds', '');
   const gcfg = results.config.growth;
   md.push(`After a warm-up of ${gcfg.warmup} spawns, sequential spawn-and-waits; RSS and open fds read after ${gcfg.first} and after`);
-  md.push(`${gcfg.total} of them (two full GCs before each reading, \`node --expose-gc\`). Growth per spawn = difference ÷ ${gcfg.total - gcfg.first}.`, '');
-  md.push(`A third reading after ${gcfg.extra} more spawns shows whether RSS keeps growing (a leak) or levels off (allocators settling).`, '');
+  md.push(`${gcfg.total} of them (two full GCs before each reading, \`node --expose-gc\`). Growth per spawn = difference ÷ ${gcfg.total - gcfg.first}.`);
+  md.push(`A third reading after ${gcfg.extra} more spawns shows whether RSS keeps growing (a leak) or levels off.`, '');
+  md.push('Each launcher runs twice: with V8\'s defaults, and with the young generation sized up front');
+  md.push('(`--min-semi-space-size=16 --max-semi-space-size=16`). V8 starts the young generation small and grows it,');
+  md.push('once and up to a fixed maximum, when many objects survive its scavenges; that growth is committed heap');
+  md.push('that shows as RSS in whichever window it falls, and says nothing about memory kept per spawn. The');
+  md.push('"young generation" columns show it; the runs with it sized up front measure what each spawn keeps.', '');
   const later = gcfg.total + gcfg.extra;
-  head(['Launcher', `RSS after ${gcfg.first}`, `RSS after ${gcfg.total}`, 'RSS growth per spawn', `RSS after ${later}`, `growth per spawn, ${gcfg.total}→${later}`, `fds after ${gcfg.first}`, `fds after ${gcfg.total}`, `fds after ${later}`, 'V8 heap used, per spawn', `V8 heap committed, ${gcfg.first}→${later}`]);
+  head(['Launcher', 'V8 young generation', `RSS after ${gcfg.first}`, `RSS after ${gcfg.total}`, 'RSS growth per spawn', `RSS after ${later}`, `growth per spawn, ${gcfg.total}→${later}`, `fds after ${gcfg.first} / ${gcfg.total} / ${later}`, 'V8 heap used, per spawn', `young generation committed, after ${gcfg.first} / ${gcfg.total} / ${later}`]);
   for (const g of results.growth.filter((r) => !r.error)) {
     const n = g.total - g.first;
+    const { first, total, extra } = g.at;
     row([
       LABELS[g.launcher],
-      `${(g.at.first.rss / 2 ** 20).toFixed(1)} MiB`,
-      `${(g.at.total.rss / 2 ** 20).toFixed(1)} MiB`,
-      kib((g.at.total.rss - g.at.first.rss) / n),
-      `${(g.at.extra.rss / 2 ** 20).toFixed(1)} MiB`,
-      kib((g.at.extra.rss - g.at.total.rss) / g.extra),
-      String(g.at.first.fds),
-      String(g.at.total.fds),
-      String(g.at.extra.fds),
-      kib((g.at.total.heapUsed - g.at.first.heapUsed) / n),
-      `${((g.at.extra.heapTotal - g.at.first.heapTotal) / 2 ** 20).toFixed(1)} MiB`,
+      g.young === 'fixed' ? 'sized up front' : 'V8 defaults',
+      mib(first.rss),
+      mib(total.rss),
+      kib(perSpawn(g)),
+      mib(extra.rss),
+      kib(laterPerSpawn(g)),
+      `${first.fds} / ${total.fds} / ${extra.fds}`,
+      kib((total.heapUsed - first.heapUsed) / n),
+      [first, total, extra].map((at) => (at.young === undefined ? '–' : mib(at.young))).join(' / '),
     ]);
   }
   md.push('');

@@ -27,6 +27,7 @@ const config = quick
       throughput: { inflight: [8, 32], rounds: 1, warmup: 8, budgetMs: 200 },
       storm: { count: 50, inflight: 32, rounds: 1, warmup: 8 },
       growth: { warmup: 20, first: 10, total: 60, extra: 20 },
+      breakdown: { rounds: 1, warmup: 3, iterations: 10 },
     }
   : {
       sizes: [0, 512, 2048],
@@ -36,6 +37,7 @@ const config = quick
       throughput: { inflight: [8, 32], rounds: 3, warmup: 50, budgetMs: 2000 },
       storm: { count: 1000, inflight: 32, rounds: 3, warmup: 50 },
       growth: { warmup: 1500, first: 100, total: 10000, extra: 10000 },
+      breakdown: { rounds: 5, warmup: 20, iterations: 300 },
     };
 
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
@@ -95,7 +97,7 @@ async function floorCheck() {
   return { scenario: 'check', launcher: 'floor', fields: parseCheck(stdout) };
 }
 
-const results = { config, missing, machine: describeMachine(), check: [], latency: [], throughput: [], storm: [], growth: [] };
+const results = { config, missing, machine: describeMachine(), check: [], latency: [], breakdown: [], throughput: [], storm: [], growth: [] };
 const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
 
 log(`capspawn bench${quick ? ' (quick)' : ''}: launchers ${LAUNCHERS.filter(available).join(', ')}; parent sizes ${config.sizes.join(', ')} MiB`);
@@ -137,9 +139,21 @@ for (let round = 0; round < config.storm.rounds; round++) {
   log(`[${elapsed()}] storm round ${round + 1}/${config.storm.rounds} done`);
 }
 
-// 5. Growth of memory and fds.
-for (const launcher of ['spawnGuest', 'child_process']) {
-  results.growth.push({ ...(await scenario('growth.mjs', { launcher, ...config.growth }, ['--expose-gc'])), launcher });
+// 5. Where spawnGuest's time goes, each round beside a floor run of its own.
+for (let round = 0; round < config.breakdown.rounds; round++) {
+  const { warmup, iterations } = config.breakdown;
+  results.breakdown.push({ round, ...(await scenario('breakdown.mjs', { warmup, iterations })) });
+  if (available('floor')) results.breakdown.push({ round, ...(await floorLatency(0, config.floor)) });
+}
+log(`[${elapsed()}] breakdown done`);
+
+// 6. Growth of memory and fds: with V8's defaults, and with the young generation sized up
+// front, since V8 grows it once, up to a fixed maximum, when a program allocates at a high rate.
+const YOUNG = { default: [], fixed: ['--min-semi-space-size=16', '--max-semi-space-size=16'] };
+for (const [young, flags] of Object.entries(YOUNG)) {
+  for (const launcher of ['spawnGuest', 'child_process']) {
+    results.growth.push({ ...(await scenario('growth.mjs', { launcher, ...config.growth }, ['--expose-gc', ...flags])), launcher, young });
+  }
 }
 log(`[${elapsed()}] growth done`);
 

@@ -33,11 +33,14 @@ describe.runIf(isRoot)(`bench (${isRoot ? 'root' : notRootReason})`, () => {
       timeout: 60_000,
     });
     const md = readFileSync(join(out, 'benchmarks.md'), 'utf8');
-    for (const heading of ['## Targets', '## Spawn-and-wait latency', '## What the program got', '## Throughput', '## Event-loop delay during a storm', '## Memory and fds']) {
+    for (const heading of ['## Targets', '## Spawn-and-wait latency', '## What the program got', '## Throughput', '## Event-loop delay during a storm', '## Memory and fds', "## Where spawnGuest's time goes"]) {
       expect(md).toContain(heading);
     }
     expect(md).toMatch(/^\| capspawn spawnGuest \| \d+\.\d+ \|/m);
     expect(md).toContain('](latency-vs-memory.svg)');
+    expect(md).toMatch(/^\| Launch and wait \(plan given\) \| \d+\.\d+/m);
+    expect(md).toMatch(/^\| capspawn spawnGuest \| sized up front \| [\d.]+ MiB \|/m);
+    expect(md).toMatch(/^\| child_process\.spawn \{uid, gid\} \| V8 defaults \| [\d.]+ MiB \|/m);
     const svg = readFileSync(join(out, 'latency-vs-memory.svg'), 'utf8');
     expect(svg).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"[^>]*viewBox=/);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
