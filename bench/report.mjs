@@ -290,7 +290,7 @@ export function writeReport(results, outDir) {
   md.push('');
   md.push('## Reproduce', '');
   md.push('```sh');
-  md.push('npm install');
+  md.push('npm ci');
   md.push('sudo npm run bench            # as root; about 6 minutes on 2 vCPU; writes docs/benchmarks.md and docs/latency-vs-memory.svg');
   md.push('CAPSPAWN_BENCH_QUICK=1 npm run bench   # a smoke run in seconds, written to a temporary directory');
   md.push('```', '');
