@@ -77,7 +77,14 @@ void PidfdWatch::Finish(int code, int signal, int wait_errno) {
   Napi::Value js_code = code >= 0 ? Napi::Number::New(env, code) : env.Null();
   Napi::Value js_signal = signal > 0 ? Napi::Number::New(env, signal) : env.Null();
   Napi::ObjectWrap<PidfdWatch>::Unref();
-  callback.MakeCallback(Value(), {js_code, js_signal, Napi::Number::New(env, wait_errno)});
+  try {
+    callback.MakeCallback(Value(), {js_code, js_signal, Napi::Number::New(env, wait_errno)});
+  } catch (const Napi::Error& error) {
+    // Something the exit callback ran threw (an 'exit' listener, say). This is a callback from
+    // the event loop, so the exception goes where Node sends those: 'uncaughtException', or the
+    // usual report and exit status 1. Left to unwind out of the uv callback, it would abort.
+    napi_fatal_exception(env, error.Value());
+  }
 }
 
 // The child is reaped: the poll and the pidfd go, and so does the cleanup hook.

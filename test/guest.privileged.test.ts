@@ -106,6 +106,28 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     }
   });
 
+  it("hands an exception thrown by an 'exit' listener to Node as uncaught, never aborting the process", async () => {
+    const script = (handler: string) => `
+      import { spawnGuest } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).pathname)};
+      ${handler}
+      const guest = await spawnGuest('/bin/true', [], { user: ${JSON.stringify(user)}, stdio: 'ignore' });
+      guest.on('exit', () => { throw new Error('from an exit listener'); });
+      setTimeout(() => console.log('still running'), 200);`;
+    const node = (code: string) =>
+      new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
+        const child = execFile(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }, (_error, stdout, stderr) =>
+          resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
+        );
+      });
+    // With a handler, the daemon sees the exception there and goes on.
+    const handled = await node(script("process.on('uncaughtException', (e) => console.log('caught: ' + e.message));"));
+    expect(handled).toMatchObject({ code: 0, signal: null, stdout: 'caught: from an exit listener\nstill running\n' });
+    // Without one, Node's own report and exit status 1, as for any callback: not SIGABRT.
+    const unhandled = await node(script(''));
+    expect(unhandled).toMatchObject({ code: 1, signal: null, stdout: '' });
+    expect(unhandled.stderr).toContain('Error: from an exit listener');
+  });
+
   it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
     const guest = await sleeper({ caps: ['net_admin'] });
     const status = await guest.credentials();
