@@ -31,15 +31,26 @@ NameKey name_key(const Napi::Value& value) {
 }
 
 // Runs `work(input)` on libuv's thread pool and settles a promise with `answer(env, result)`.
+// When the answer cannot be given (the environment is going away: a worker thread that
+// started the work has ended), `abandon(result)` releases what the work produced, since
+// nothing else will; the exception is then swallowed by node-addon-api
+// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp) instead of aborting the process.
 template <typename Input, typename Result, Result (*work)(const Input&),
-          Napi::Object (*answer)(Napi::Env, const Result&)>
+          Napi::Object (*answer)(Napi::Env, const Result&), void (*abandon)(const Result&)>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   PromiseWorker(Napi::Env env, const char* name, Input input)
       : Napi::AsyncWorker(env, name), input_(std::move(input)), deferred_(env) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { result_ = work(input_); }
-  void OnOK() override { deferred_.Resolve(answer(Env(), result_)); }
+  void OnOK() override {
+    try {
+      deferred_.Resolve(answer(Env(), result_));
+    } catch (...) {
+      abandon(result_);
+      throw;
+    }
+  }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
  private:
@@ -89,7 +100,9 @@ Napi::Object ResolveAnswer(Napi::Env env, const ResolveResult& result) {
   return out;
 }
 
-using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer>;
+void NothingToRelease(const ResolveResult&) {}
+
+using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer, NothingToRelease>;
 
 // resolve({ user?, groups: (string|number)[], userGroups: boolean })
 Napi::Value Resolve(const Napi::CallbackInfo& info) {
@@ -125,7 +138,7 @@ Napi::Object LaunchAnswer(Napi::Env env, const LaunchResult& result) {
   return out;
 }
 
-using LaunchWorker = PromiseWorker<LaunchInput, LaunchResult, capspawn_launch, LaunchAnswer>;
+using LaunchWorker = PromiseWorker<LaunchInput, LaunchResult, capspawn_launch, LaunchAnswer, capspawn_abandon>;
 
 uint32_t u32(const Napi::Object& plan, const char* key) {
   return static_cast<uint32_t>(plan.Get(key).As<Napi::Number>().DoubleValue());

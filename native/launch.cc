@@ -336,8 +336,18 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
 
   result.ok = true;
   result.pid = pid;
-  result.pidfd = child.release();
   result.parent_fds.resize(nslots, -1);
+  result.pidfd = child.release();
   for (int slot = 0; slot < nslots; slot++) result.parent_fds[slot] = parent_end[slot].release();
   return result;
+}
+
+void capspawn_abandon(const LaunchResult& result) {
+  if (!result.ok) return;
+  for (int fd : result.parent_fds)
+    if (fd >= 0) close(fd);
+  syscall(SYS_pidfd_send_signal, result.pidfd, SIGKILL, nullptr, 0);
+  siginfo_t info;
+  reap(result.pidfd, &info);
+  close(result.pidfd);
 }

@@ -74,3 +74,7 @@ struct LaunchResult {
 bool capspawn_clone_shares_memory();
 
 LaunchResult capspawn_launch(const LaunchInput& input);
+
+// For a launch whose answer can never reach JS (its environment ended meanwhile): kills and
+// reaps the child and closes every descriptor the result holds.
+void capspawn_abandon(const LaunchResult& result);

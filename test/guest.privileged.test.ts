@@ -128,6 +128,18 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     expect(unhandled.stderr).toContain('Error: from an exit listener');
   });
 
+  it('survives worker threads that end while their launches are in flight', async () => {
+    // A launch that completes while its worker is torn down cannot give its answer to JS; it
+    // used to abort the whole process (a C++ exception out of the thread-pool callback).
+    const script = new URL('./support/worker-cycles.mjs', import.meta.url).pathname;
+    const result = await new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve) => {
+      const child = execFile(process.execPath, [script, '10', user], { encoding: 'utf8' }, (_error, stdout) =>
+        resolve({ code: child.exitCode, signal: child.signalCode, stdout }),
+      );
+    });
+    expect(result).toEqual({ code: 0, signal: null, stdout: '{"ended":10}\n' });
+  });
+
   it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
     const guest = await sleeper({ caps: ['net_admin'] });
     const status = await guest.credentials();
