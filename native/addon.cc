@@ -31,12 +31,13 @@ NameKey name_key(const Napi::Value& value) {
 }
 
 // Runs `work(input)` on libuv's thread pool and settles a promise with `answer(env, result)`.
-// When the answer cannot be given (the environment is going away: a worker thread that
-// started the work has ended), `abandon(result)` releases what the work produced, since
-// nothing else will; the exception is then swallowed by node-addon-api
-// (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp) instead of aborting the process.
+// `Custody` says who owns what the work produced: `Answered(env, result)` once the answer is
+// given, and `Abandon(result)` when it cannot be given (the environment is going away: the
+// worker thread that started the work has ended), since nothing else ever will; the exception
+// is then swallowed by node-addon-api (NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS in binding.gyp)
+// instead of aborting the process.
 template <typename Input, typename Result, Result (*work)(const Input&),
-          Napi::Object (*answer)(Napi::Env, const Result&), void (*abandon)(const Result&)>
+          Napi::Object (*answer)(Napi::Env, const Result&), typename Custody>
 class PromiseWorker : public Napi::AsyncWorker {
  public:
   PromiseWorker(Napi::Env env, const char* name, Input input)
@@ -47,9 +48,10 @@ class PromiseWorker : public Napi::AsyncWorker {
     try {
       deferred_.Resolve(answer(Env(), result_));
     } catch (...) {
-      abandon(result_);
+      Custody::Abandon(result_);
       throw;
     }
+    Custody::Answered(Env(), result_);
   }
   void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
 
@@ -100,9 +102,13 @@ Napi::Object ResolveAnswer(Napi::Env env, const ResolveResult& result) {
   return out;
 }
 
-void NothingToRelease(const ResolveResult&) {}
+// A lookup's answer is plain data.
+struct NothingHeld {
+  static void Answered(Napi::Env, const ResolveResult&) {}
+  static void Abandon(const ResolveResult&) {}
+};
 
-using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer, NothingToRelease>;
+using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer, NothingHeld>;
 
 // resolve({ user?, groups: (string|number)[], userGroups: boolean })
 Napi::Value Resolve(const Napi::CallbackInfo& info) {
@@ -138,7 +144,16 @@ Napi::Object LaunchAnswer(Napi::Env env, const LaunchResult& result) {
   return out;
 }
 
-using LaunchWorker = PromiseWorker<LaunchInput, LaunchResult, capspawn_launch, LaunchAnswer, capspawn_abandon>;
+// A launch's answer holds a running child, its pidfd and the parent's stdio ends: held here
+// until JS takes the pidfd into a PidfdWatch (watch.h).
+struct ChildHeld {
+  static void Answered(Napi::Env env, const LaunchResult& result) {
+    if (result.ok) HoldUntilWatched(env, result);
+  }
+  static void Abandon(const LaunchResult& result) { capspawn_abandon(result); }
+};
+
+using LaunchWorker = PromiseWorker<LaunchInput, LaunchResult, capspawn_launch, LaunchAnswer, ChildHeld>;
 
 uint32_t u32(const Napi::Object& plan, const char* key) {
   return static_cast<uint32_t>(plan.Get(key).As<Napi::Number>().DoubleValue());

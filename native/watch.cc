@@ -9,6 +9,41 @@
 
 #include "pidfd.h"
 
+#include <map>
+
+namespace {
+
+// Launches answered on this thread's environment and not yet watched, by pidfd.
+struct Held {
+  napi_env env;
+  LaunchResult result;
+};
+thread_local std::map<int, Held*> held;
+
+void AbandonHeld(void* data) {
+  Held* h = static_cast<Held*>(data);
+  held.erase(h->result.pidfd);
+  capspawn_abandon(h->result);
+  delete h;
+}
+
+}  // namespace
+
+void HoldUntilWatched(Napi::Env env, const LaunchResult& result) {
+  Held* h = new Held{env, result};
+  held[result.pidfd] = h;
+  napi_add_env_cleanup_hook(env, AbandonHeld, h);
+}
+
+// The pidfd is watched now: the watch owns it, and the guest's streams own the stdio ends.
+static void Watched(int pidfd) {
+  auto it = held.find(pidfd);
+  if (it == held.end()) return;
+  napi_remove_env_cleanup_hook(it->second->env, AbandonHeld, it->second);
+  delete it->second;
+  held.erase(it);
+}
+
 Napi::Function PidfdWatch::Define(Napi::Env env) {
   return DefineClass(env, "PidfdWatch",
                      {
@@ -21,6 +56,7 @@ Napi::Function PidfdWatch::Define(Napi::Env env) {
 PidfdWatch::PidfdWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PidfdWatch>(info) {
   Napi::Env env = info.Env();
   pidfd_ = info[0].As<Napi::Number>().Int32Value();
+  Watched(pidfd_);
   on_exit_ = Napi::Persistent(info[1].As<Napi::Function>());
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);

@@ -4,6 +4,13 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "launch.h"
+
+// Keeps a launch answered to JS until a PidfdWatch takes its pidfd: if the environment ends
+// before that (a worker thread ends with the answer still unread), the child is killed and
+// reaped and its descriptors closed (capspawn_abandon).
+void HoldUntilWatched(Napi::Env env, const LaunchResult& result);
+
 class PidfdWatch : public Napi::ObjectWrap<PidfdWatch> {
  public:
   static Napi::Function Define(Napi::Env env);

@@ -74,6 +74,15 @@ if pid > 0:
     os.waitpid(pid, 0)
 `;
 
+/** Runs node with `args` and reports how it ended and what it printed, whatever the status. */
+function runNode(args: string[]): Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(process.execPath, args, { encoding: 'utf8' }, (_error, stdout, stderr) =>
+      resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
+    );
+  });
+}
+
 describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
   it("reports the exit code through 'exit' and exited", async () => {
     const guest = await spawnGuest(inspectPath(), ['exit', '3'], { user, stdio: 'ignore' });
@@ -113,12 +122,7 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
       const guest = await spawnGuest('/bin/true', [], { user: ${JSON.stringify(user)}, stdio: 'ignore' });
       guest.on('exit', () => { throw new Error('from an exit listener'); });
       setTimeout(() => console.log('still running'), 200);`;
-    const node = (code: string) =>
-      new Promise<{ code: number | null; signal: string | null; stdout: string; stderr: string }>((resolve) => {
-        const child = execFile(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8' }, (_error, stdout, stderr) =>
-          resolve({ code: child.exitCode, signal: child.signalCode, stdout, stderr }),
-        );
-      });
+    const node = (code: string) => runNode(['--input-type=module', '-e', code]);
     // With a handler, the daemon sees the exception there and goes on.
     const handled = await node(script("process.on('uncaughtException', (e) => console.log('caught: ' + e.message));"));
     expect(handled).toMatchObject({ code: 0, signal: null, stdout: 'caught: from an exit listener\nstill running\n' });
@@ -128,16 +132,15 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     expect(unhandled.stderr).toContain('Error: from an exit listener');
   });
 
-  it('survives worker threads that end while their launches are in flight', async () => {
+  it('survives worker threads that end while their launches are in flight, and leaks no fd', async () => {
     // A launch that completes while its worker is torn down cannot give its answer to JS; it
-    // used to abort the whole process (a C++ exception out of the thread-pool callback).
-    const script = new URL('./support/worker-cycles.mjs', import.meta.url).pathname;
-    const result = await new Promise<{ code: number | null; signal: string | null; stdout: string }>((resolve) => {
-      const child = execFile(process.execPath, [script, '10', user], { encoding: 'utf8' }, (_error, stdout) =>
-        resolve({ code: child.exitCode, signal: child.signalCode, stdout }),
-      );
-    });
-    expect(result).toEqual({ code: 0, signal: null, stdout: '{"ended":10}\n' });
+    // used to abort the whole process (a C++ exception out of the thread-pool callback), and an
+    // answer given but never read left the guest's pidfd and pipes open.
+    const result = await runNode([new URL('./support/worker-cycles.mjs', import.meta.url).pathname, '20', user]);
+    expect(result).toMatchObject({ code: 0, signal: null });
+    const { ended, fdsBefore, fdsAfter } = JSON.parse(result.stdout) as { ended: number; fdsBefore: number; fdsAfter: number };
+    expect(ended).toBe(20);
+    expect(fdsAfter).toBe(fdsBefore);
   });
 
   it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
