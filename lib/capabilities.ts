@@ -83,7 +83,7 @@ export function parseCapability(spec: unknown, option = 'caps', lastCap = capLas
     if (!Number.isInteger(spec) || spec < 0 || spec > lastCap) {
       throw outOfRange(option, `an integer from 0 to ${lastCap} (this kernel's cap_last_cap)`, spec);
     }
-    return spec;
+    return spec === 0 ? 0 : spec; // -0 is CAP_CHOWN and is reported as 0
   }
   if (typeof spec !== 'string') {
     throw invalidType(option, "a capability name such as 'net_admin' or a number", spec);

@@ -162,7 +162,7 @@ export function checkId(value: unknown, option: string): IdSpec {
     if (!Number.isInteger(value) || value < 0 || value > MAX_ID) {
       throw outOfRange(option, `an integer id from 0 to ${MAX_ID}`, value);
     }
-    return value;
+    return value === 0 ? 0 : value; // -0 is uid 0 and is reported as 0
   }
   if (typeof value !== 'string') throw invalidType(option, 'a name or a numeric id', value);
   if (value === '' || /[\0:\s]/.test(value)) {

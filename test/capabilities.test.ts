@@ -20,6 +20,10 @@ describe('parseCapability', () => {
     expect(parseCapability(spec, 'caps', 40)).toBe(cap);
   });
 
+  it('reads -0 as capability 0 and gives back 0, not -0', () => {
+    expect(Object.is(parseCapability(-0, 'caps', 40), 0)).toBe(true);
+  });
+
   it.each(['NET_ADMIN', 'cap_net_admin', 'Net_Admin', '+CAP_NET_ADMIN', 'CAP_net_admin'])(
     'refuses the mis-cased %o instead of guessing',
     (spec) => {

@@ -88,6 +88,12 @@ describe('normalizeOptions', () => {
     expect(normalize({ user: MAX_ID }).user).toBe(MAX_ID);
   });
 
+  it('gives back -0 as id 0 and capability 0, not -0', () => {
+    const options = normalize({ user: 1000, primaryGroup: -0, allowRoot: true, caps: [-0] });
+    expect(Object.is(options.primaryGroup, 0)).toBe(true);
+    expect(Object.is(options.caps[0], 0)).toBe(true);
+  });
+
   it('refuses NUL bytes in the program and the arguments, and an empty program', () => {
     fails(base, { code: 'ERR_INVALID_ARG_VALUE', option: 'file' }, '/bin/a\0b');
     fails(base, { code: 'ERR_INVALID_ARG_VALUE', option: 'file' }, '');
