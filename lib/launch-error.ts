@@ -150,3 +150,26 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   const message = `spawnGuest ${ctx.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, ctx, fields)}`;
   return new SpawnGuestError(message, fields, ctx.spawnargs);
 }
+
+/**
+ * Turns a system error met while the options were checked (reading /proc/self/limits for
+ * `rlimits`, /proc/self/mountinfo for `cgroup`, ...) into the error spawnGuest rejects with, at
+ * step `resolve`: a daemon out of file descriptors gets a SpawnGuestError there, as it does at
+ * every later parent step. Anything else is returned as it is.
+ */
+export function preparationFailure(error: unknown, spawnargs: readonly string[]): unknown {
+  if (!(error instanceof Error) || error instanceof SpawnGuestError) return error;
+  const { errno, code, syscall, path } = error as Partial<{ errno: number; code: string; syscall: string; path: string }>;
+  if (typeof errno !== 'number' || typeof code !== 'string' || typeof syscall !== 'string') return error;
+  const hint =
+    code === 'EMFILE' || code === 'ENFILE'
+      ? 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors'
+      : 'capspawn could not read what it checks the options against';
+  const target = path === undefined ? '' : ` ${path}`;
+  const failure = new SpawnGuestError(
+    `spawnGuest: ${syscall}${target} failed: ${code} (${errnoMessage(-errno)}): ${hint}`,
+    { code, errno, step: 'resolve', syscall, path },
+    spawnargs,
+  );
+  return Object.assign(failure, { cause: error });
+}

@@ -1,7 +1,7 @@
 import { constants as osConstants } from 'node:os';
 import { buildEnvironment } from './environment.js';
 import { resolveIdentity, type Identity } from './identity.js';
-import { launchFailure, type LaunchContext } from './launch-error.js';
+import { launchFailure, preparationFailure, type LaunchContext } from './launch-error.js';
 import { loadNative, type NativeAddon } from './native.js';
 import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
 import { programCandidates } from './program.js';
@@ -29,10 +29,18 @@ export function splitArguments(
 
 /** Checks the options, resolves names through NSS and decides environment and program paths. */
 export async function prepareGuest(file: unknown, args: unknown, rawOptions: unknown): Promise<PreparedGuest> {
-  const options = normalizeOptions(file, args, rawOptions);
-  const spawnargs = [options.argv0, ...options.args];
-  const native = loadNative();
-  const identity = await resolveIdentity(options, native.resolve, spawnargs);
+  let spawnargs: string[] = typeof file === 'string' ? [file] : [];
+  let options: NormalizedOptions;
+  let identity: Identity;
+  let native: NativeAddon;
+  try {
+    options = normalizeOptions(file, args, rawOptions);
+    spawnargs = [options.argv0, ...options.args];
+    native = loadNative();
+    identity = await resolveIdentity(options, native.resolve, spawnargs);
+  } catch (error) {
+    throw preparationFailure(error, spawnargs);
+  }
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');
   const candidates = programCandidates(options.file, options.cwd ?? process.cwd(), guestPath);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { launchFailure, type LaunchContext } from '../lib/launch-error.js';
+import { readFileSync } from 'node:fs';
+import { SpawnGuestError } from '../lib/errors.js';
+import { launchFailure, preparationFailure, type LaunchContext } from '../lib/launch-error.js';
 import { STEP_NAMES } from '../lib/steps.js';
 
 const ctx: LaunchContext = {
@@ -50,5 +52,30 @@ describe('launchFailure', () => {
 
   it('names the stdio slot of a bad descriptor', () => {
     expect(at('fcntl', 9, 2)).toMatchObject({ code: 'EBADF', option: 'stdio[2]' });
+  });
+});
+
+describe('preparationFailure', () => {
+  it('turns a system error met while checking options into a SpawnGuestError at step resolve', () => {
+    let systemError: unknown;
+    try {
+      readFileSync('/nonexistent/capspawn/limits');
+    } catch (error) {
+      systemError = error;
+    }
+    const failure = preparationFailure(systemError, ['/bin/true']);
+    expect(failure).toBeInstanceOf(SpawnGuestError);
+    expect(failure).toMatchObject({ code: 'ENOENT', errno: -2, step: 'resolve', syscall: 'open', path: '/nonexistent/capspawn/limits', spawnargs: ['/bin/true'] });
+    expect((failure as Error).message).toBe(
+      'spawnGuest: open /nonexistent/capspawn/limits failed: ENOENT (no such file or directory): capspawn could not read what it checks the options against',
+    );
+    expect((failure as Error).cause).toBe(systemError);
+  });
+
+  it('leaves option errors and SpawnGuestErrors as they are', () => {
+    const typeError = Object.assign(new TypeError('bad'), { code: 'ERR_INVALID_ARG_TYPE' });
+    expect(preparationFailure(typeError, [])).toBe(typeError);
+    const spawnError = new SpawnGuestError('x', { code: 'EMFILE', errno: -24, step: 'resolve', syscall: 'getpwnam_r' }, []);
+    expect(preparationFailure(spawnError, [])).toBe(spawnError);
   });
 });

@@ -41,6 +41,19 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
     expect(result.attempts[0].error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
   });
 
+  it('with no fd free, reading the limits that rlimits is checked against is a typed EMFILE, not a raw fs error', async () => {
+    const limit = 128;
+    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
+      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 10, options: { user, rlimits: { nofile: [64, 128] } },
+    })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
+    expect(result.attempts[0]).toMatchObject({
+      ok: false,
+      fdsUnchanged: true,
+      error: { name: 'SpawnGuestError', code: 'EMFILE', errno: -24, step: 'resolve', syscall: 'open' },
+    });
+    expect(result.attempts.at(-1)).toMatchObject({ ok: true, code: 0 });
+  });
+
   it("with no fd free at a process's first launch, the error is the lookup's EMFILE, not a binary that cannot be loaded", async () => {
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
