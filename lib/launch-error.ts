@@ -61,10 +61,12 @@ const NEEDS_CAPABILITY: Partial<Record<StepName, string>> = {
   setpriority: 'CAP_SYS_NICE',
 };
 
+const OUT_OF_FDS = 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
+
 function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
   const code = fields.code;
   if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
-  if (code === 'EMFILE' || code === 'ENFILE') return 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
+  if (code === 'EMFILE' || code === 'ENFILE') return OUT_OF_FDS;
   const needed = NEEDS_CAPABILITY[step];
   if (needed && (code === 'EPERM' || code === 'EACCES')) {
     return `this process needs ${needed} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;
@@ -161,10 +163,7 @@ export function preparationFailure(error: unknown, spawnargs: readonly string[])
   if (!(error instanceof Error) || error instanceof SpawnGuestError) return error;
   const { errno, code, syscall, path } = error as Partial<{ errno: number; code: string; syscall: string; path: string }>;
   if (typeof errno !== 'number' || typeof code !== 'string' || typeof syscall !== 'string') return error;
-  const hint =
-    code === 'EMFILE' || code === 'ENFILE'
-      ? 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors'
-      : 'capspawn could not read what it checks the options against';
+  const hint = code === 'EMFILE' || code === 'ENFILE' ? OUT_OF_FDS : 'capspawn could not read what it checks the options against';
   const target = path === undefined ? '' : ` ${path}`;
   const failure = new SpawnGuestError(
     `spawnGuest: ${syscall}${target} failed: ${code} (${errnoMessage(-errno)}): ${hint}`,

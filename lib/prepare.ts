@@ -29,7 +29,7 @@ export function splitArguments(
 
 /** Checks the options, resolves names through NSS and decides environment and program paths. */
 export async function prepareGuest(file: unknown, args: unknown, rawOptions: unknown): Promise<PreparedGuest> {
-  let spawnargs: string[] = typeof file === 'string' ? [file] : [];
+  let spawnargs: string[] | undefined;
   let options: NormalizedOptions;
   let identity: Identity;
   let native: NativeAddon;
@@ -39,7 +39,8 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     native = loadNative();
     identity = await resolveIdentity(options, native.resolve, spawnargs);
   } catch (error) {
-    throw preparationFailure(error, spawnargs);
+    // A system error comes only after file and args were checked, so they are strings then.
+    throw preparationFailure(error, spawnargs ?? ([file, ...(Array.isArray(args) ? args : [])] as string[]));
   }
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');

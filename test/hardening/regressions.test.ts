@@ -44,12 +44,12 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   it('with no fd free, reading the limits that rlimits is checked against is a typed EMFILE, not a raw fs error', async () => {
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 10, options: { user, rlimits: { nofile: [64, 128] } },
+      scenario: 'emfile', limit, file: '/bin/true', args: ['a', 'b'], fromFree: 0, free: 10, options: { user, rlimits: { nofile: [64, 128] } },
     })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
     expect(result.attempts[0]).toMatchObject({
       ok: false,
       fdsUnchanged: true,
-      error: { name: 'SpawnGuestError', code: 'EMFILE', errno: -24, step: 'resolve', syscall: 'open' },
+      error: { name: 'SpawnGuestError', code: 'EMFILE', errno: -24, step: 'resolve', syscall: 'open', spawnargs: ['/bin/true', 'a', 'b'] },
     });
     expect(result.attempts.at(-1)).toMatchObject({ ok: true, code: 0 });
   });

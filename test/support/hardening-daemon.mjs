@@ -26,8 +26,8 @@ function openFds(limit) {
 }
 
 function errorFields(error) {
-  const { name, code, step, errno, syscall, option, message } = error;
-  return { name, code, step, errno, syscall, option, message };
+  const { name, code, step, errno, syscall, option, message, spawnargs } = error;
+  return { name, code, step, errno, syscall, option, message, spawnargs };
 }
 
 async function output(guest) {
