@@ -24,6 +24,14 @@
 
 #include "steps.h"
 
+// Checked for these architectures only: the kernel's sigaction layout, the 8-byte sigset, and
+// the system calls used below (arm64 has dup3 but no dup2; close_range and pidfd_send_signal
+// share their numbers on both; clone is glibc's wrapper, which knows each argument order).
+// Another architecture builds only once those are checked for it.
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "capspawn's child procedure is checked for x86_64 and aarch64 only; see native/child.cc"
+#endif
+
 #ifndef SYS_close_range
 #define SYS_close_range 436
 #endif
@@ -33,7 +41,8 @@
 
 namespace {
 
-// The kernel's struct sigaction for rt_sigaction on x86_64 and arm64 (both have sa_restorer).
+// The kernel's struct sigaction for rt_sigaction on x86_64 and arm64: both define SA_RESTORER,
+// so both have sa_restorer before the mask (include/linux/signal_types.h).
 struct KernelSigaction {
   void (*handler)(int);
   unsigned long flags;
@@ -67,6 +76,14 @@ size_t length(const char* s) {
   size_t n = 0;
   while (s[n] != '\0') n++;
   return n;
+}
+
+// dup2(2) from dup3, as glibc does it, on every architecture: arm64 has no dup2 system call.
+// dup3 fails with EINVAL where dup2 does nothing (the same fd as source and target); dup2 then
+// only checks that the fd is open and leaves its close-on-exec flag as it is.
+long dup2_raw(int from, int to) {
+  if (from == to) return syscall(SYS_fcntl, from, F_GETFD) < 0 ? -1 : to;
+  return syscall(SYS_dup3, from, to, 0);
 }
 
 // Reads a whole /proc/self file into buf (NUL-terminated); -errno on failure.
@@ -134,7 +151,7 @@ int capspawn_child_main(void* raw) {
   for (int slot = 0; slot < p->nstdio; slot++) {
     if (p->stdio_src[slot] < 0) {
       syscall(SYS_close, slot);  // EBADF: it was not open, which is what was asked
-    } else if (syscall(SYS_dup2, p->stdio_src[slot], slot) < 0) {
+    } else if (dup2_raw(p->stdio_src[slot], slot) < 0) {
       c.fail(errno, slot);
     }
   }
@@ -366,7 +383,7 @@ bool verify_placement(const Child& c, int* item, int* err) {
 
   if (p->netns_fd >= 0) {
     *item = VERIFY_NETNS;
-    struct stat st;
+    struct stat st;  // glibc's struct stat is the kernel's on x86_64 and arm64
     if (syscall(SYS_newfstatat, AT_FDCWD, "/proc/self/ns/net", &st, 0) != 0) return *err = errno, false;
     if (st.st_dev != p->netns_dev || st.st_ino != p->netns_ino) return false;
   }
