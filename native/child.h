@@ -62,7 +62,7 @@ struct ChildPlan {
   int report_fd;
   int fd_limit;  // RLIMIT_NOFILE: where the close-on-exec loop stops without close_range
 
-  // Test hook: SIGKILL the child just before the verify step (test/faults.test.ts).
+  // Test hook: SIGKILL the child just before the verify step (test/fail-closed.privileged.test.ts).
   bool test_kill_before_verify;
 };
 

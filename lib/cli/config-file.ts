@@ -24,7 +24,7 @@ export interface ConfigFile {
 
 /**
  * Reads a profile and refuses unknown fields, naming the file and the field. The values are
- * checked by spawnGuest itself, and an error about one names this file (see profile.ts).
+ * checked by spawnGuest itself, and an error about one names this file (see guest-profile.ts).
  */
 export function readConfigFile(path: string): ConfigFile {
   let text: string;
