@@ -7,6 +7,7 @@
         "native/child.cc",
         "native/launch.cc",
         "native/nss.cc",
+        "native/tap.cc",
         "native/watch.cc"
       ],
       "dependencies": [
@@ -27,7 +28,7 @@
       "ldflags": ["-Wl,-z,now", "-Wl,-z,relro", "-Wl,-z,noexecstack"],
       "conditions": [
         ["OS!='linux'", {"sources!": [
-          "native/addon.cc", "native/child.cc", "native/launch.cc", "native/nss.cc", "native/watch.cc"
+          "native/addon.cc", "native/child.cc", "native/launch.cc", "native/nss.cc", "native/tap.cc", "native/watch.cc"
         ], "sources": ["native/unsupported.cc"]}]
       ]
     }

@@ -6,6 +6,7 @@ export { spawnGuest } from './spawn-guest.js';
 export { planGuest, type GuestPlan } from './plan-guest.js';
 export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
+export { createTap, deleteTap, readTap, TapError, TUN_FLAGS, MAX_TAP_NAME_BYTES, type TapOptions, type TapInfo } from './tap.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec } from './options.js';
 export { RLIMIT_RESOURCES, type RlimitName, type RlimitValue } from './placement.js';
 export { NAMESPACE_KINDS, type ProcPlacement, type LimitPair } from './proc-placement.js';

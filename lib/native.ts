@@ -20,6 +20,8 @@ export interface NativeAddon {
   verifyItems: string[];
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;
+  /** native/tap.cc: one TAP operation; an errno and the call that failed, or nothing. */
+  tap(request: { op: number; name: string; flags: number; owner: number; group: number; up: boolean }): Promise<{ errno?: number; syscall?: string }>;
   cloneSharesMemory(): boolean;
   /** This process's securebits (prctl PR_GET_SECUREBITS). */
   securebits(): number;

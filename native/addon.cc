@@ -10,6 +10,7 @@
 #include "launch.h"
 #include "nss.h"
 #include "steps.h"
+#include "tap.h"
 #include "watch.h"
 
 namespace {
@@ -214,6 +215,45 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   return worker->Promise();
 }
 
+Napi::Object TapAnswer(Napi::Env env, const TapResult& result) {
+  Napi::Object out = Napi::Object::New(env);
+  if (result.failed_call != nullptr) {
+    out.Set("errno", result.err);
+    out.Set("syscall", result.failed_call);
+  }
+  return out;
+}
+
+struct TapHeld {
+  static void Answered(Napi::Env, const TapResult&) {}
+  static void Abandon(const TapResult&) {}
+};
+
+struct TapRequest {
+  TapOp op;
+  TapInput input;
+};
+
+TapResult TapWork(const TapRequest& request) { return capspawn_tap(request.op, request.input); }
+
+using TapWorker = PromiseWorker<TapRequest, TapResult, TapWork, TapAnswer, TapHeld>;
+
+// tap({ op, name, flags, owner, group, up }): checked and decided by lib/tap.ts.
+Napi::Value Tap(const Napi::CallbackInfo& info) {
+  Napi::Object req = info[0].As<Napi::Object>();
+  TapRequest request;
+  request.op = static_cast<TapOp>(req.Get("op").As<Napi::Number>().Int32Value());
+  TapInput& input = request.input;
+  input.name = req.Get("name").As<Napi::String>().Utf8Value();
+  input.flags = req.Get("flags").As<Napi::Number>().Int32Value();
+  input.owner = req.Get("owner").As<Napi::Number>().Int64Value();
+  input.group = req.Get("group").As<Napi::Number>().Int64Value();
+  input.up = req.Get("up").ToBoolean();
+  auto* worker = new TapWorker(info.Env(), "capspawn:tap", std::move(request));
+  worker->Queue();
+  return worker->Promise();
+}
+
 // This process's securebits (prctl PR_GET_SECUREBITS); /proc/<pid>/status does not show them.
 Napi::Value Securebits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0)));
@@ -236,6 +276,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #undef CAPSPAWN_NAME
   exports.Set("resolve", Napi::Function::New<Resolve>(env, "resolve"));
   exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
+  exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));
   exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
   exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
   exports.Set("PidfdWatch", PidfdWatch::Define(env));

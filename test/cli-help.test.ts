@@ -25,7 +25,7 @@ describe('capspawn --help', () => {
     }
   });
 
-  it.each([[['--help']], [['run', '--help']], [['explain', '--help']], [['doctor', '--help']]])('docs/cli.md shows the current output of capspawn %j verbatim', async (args) => {
+  it.each([[['--help']], [['run', '--help']], [['explain', '--help']], [['doctor', '--help']], [['tap', '--help']]])('docs/cli.md shows the current output of capspawn %j verbatim', async (args) => {
     const out = await runCli(args);
     expect(docs()).toContain(`\`\`\`text\n$ capspawn ${args.join(' ')}\n${out.stdout}\`\`\``);
   });
