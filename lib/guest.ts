@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { checkSignal, signalName } from './options.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
@@ -24,6 +25,8 @@ export interface GuestInit {
   spawnfile: string;
   spawnargs: readonly string[];
   killSignal: number;
+  /** Milliseconds from killSignal to SIGKILL for timeout, signal and disposal; 0: never. */
+  forceKillAfter: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
 }
@@ -70,9 +73,11 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   #watch: PidfdWatchHandle;
   #reaped = false;
   #killSignal: number;
+  #forceKillAfter: number;
   #timer: NodeJS.Timeout | undefined;
+  #forceKillTimer: NodeJS.Timeout | undefined;
   #abort: AbortSignal | undefined;
-  #onAbort = () => this.kill(this.#killSignal);
+  #onAbort = () => this.#terminate();
 
   /** @internal Created by spawnGuest. */
   constructor(init: GuestInit) {
@@ -81,6 +86,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     this.spawnfile = init.spawnfile;
     this.spawnargs = init.spawnargs;
     this.#killSignal = init.killSignal;
+    this.#forceKillAfter = init.forceKillAfter;
     this.stdio = init.fds.map(wrapFd);
     this.stdin = (this.stdio[0] ?? null) as Writable | null;
     this.stdout = (this.stdio[1] ?? null) as Readable | null;
@@ -94,6 +100,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     this.#watch = new init.native.PidfdWatch(init.pidfd, (code, signal) => {
       this.#reaped = true;
       if (this.#timer) clearTimeout(this.#timer);
+      if (this.#forceKillTimer) clearTimeout(this.#forceKillTimer);
       this.#abort?.removeEventListener('abort', this.#onAbort);
       const exit: GuestExit = { code, signal: signal === null ? null : (signalName(signal) ?? null) };
       this.exitCode = exit.code;
@@ -104,7 +111,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     });
 
     if (init.timeout !== undefined) {
-      this.#timer = setTimeout(() => this.kill(this.#killSignal), init.timeout);
+      this.#timer = setTimeout(() => this.#terminate(), init.timeout);
       this.#timer.unref();
     }
     if (init.signal) {
@@ -123,6 +130,19 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     const err = this.#watch.kill(number);
     if (err === 0) this.killed = true;
     return err === 0;
+  }
+
+  /**
+   * Sends killSignal, and SIGKILL `forceKillAfter` ms later if the guest is still there (one
+   * escalation however often this runs). The timer does not keep the event loop alive: the
+   * guest's own watch does, unless unref()ed.
+   */
+  #terminate(): void {
+    if (this.#reaped) return;
+    this.kill(this.#killSignal);
+    if (this.#forceKillAfter === 0 || this.#forceKillTimer || this.#killSignal === osConstants.signals.SIGKILL) return;
+    this.#forceKillTimer = setTimeout(() => this.kill('SIGKILL'), this.#forceKillAfter);
+    this.#forceKillTimer.unref();
   }
 
   /**
@@ -184,9 +204,12 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     return this;
   }
 
-  /** Kills the guest with its kill signal (SIGTERM by default) and waits until it is reaped. */
+  /**
+   * Kills the guest with its kill signal (SIGTERM by default), then with SIGKILL after
+   * `forceKillAfter` ms if it is still there, and waits until it is reaped.
+   */
   async [Symbol.asyncDispose](): Promise<void> {
-    this.kill();
+    this.#terminate();
     await this.exited;
   }
 }

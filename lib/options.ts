@@ -64,6 +64,11 @@ export interface SpawnGuestOptions {
   timeout?: number;
   /** Signal for `timeout`, `signal` and `kill()` without argument. Default: SIGTERM. */
   killSignal?: NodeJS.Signals | number;
+  /**
+   * Milliseconds after `killSignal` (sent for `timeout`, `signal` or disposal) when SIGKILL
+   * follows if the guest is still there; `0` never escalates. Default: 5000.
+   */
+  forceKillAfter?: number;
   /** Permit uid 0 or gid 0 (primary or supplementary) as a target. Default: false. */
   allowRoot?: boolean;
   /**
@@ -110,6 +115,7 @@ export interface NormalizedOptions {
   signal: AbortSignal | undefined;
   timeout: number | undefined;
   killSignal: number;
+  forceKillAfter: number;
   allowRoot: boolean;
   cgroup: CgroupPlacement | undefined;
   rlimits: ResolvedRlimit[];
@@ -137,6 +143,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'signal',
   'timeout',
   'killSignal',
+  'forceKillAfter',
   'allowRoot',
   'cgroup',
   'rlimits',
@@ -144,6 +151,9 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'oomScoreAdj',
   'nice',
 ]);
+
+/** Milliseconds from `killSignal` to SIGKILL unless `forceKillAfter` says otherwise (as execa's forceKillAfterDelay). */
+export const DEFAULT_FORCE_KILL_AFTER = 5000;
 
 /** Largest id the kernel accepts: (uid_t)-1 means "unchanged" to the set*id calls. */
 export const MAX_ID = 2 ** 32 - 2;
@@ -276,6 +286,15 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     timeout = o.timeout;
   }
 
+  let forceKillAfter = DEFAULT_FORCE_KILL_AFTER;
+  if (o.forceKillAfter !== undefined) {
+    if (typeof o.forceKillAfter !== 'number') throw invalidType('forceKillAfter', 'a number of milliseconds', o.forceKillAfter);
+    if (!Number.isInteger(o.forceKillAfter) || o.forceKillAfter < 0 || o.forceKillAfter > 2 ** 31 - 1) {
+      throw outOfRange('forceKillAfter', 'an integer of milliseconds from 0 (never) to 2^31-1', o.forceKillAfter);
+    }
+    forceKillAfter = o.forceKillAfter;
+  }
+
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw invalidType('signal', 'an AbortSignal', o.signal);
 
   return {
@@ -298,6 +317,7 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     signal: o.signal as AbortSignal | undefined,
     timeout,
     killSignal: o.killSignal === undefined ? osConstants.signals.SIGTERM : checkSignal(o.killSignal, 'killSignal'),
+    forceKillAfter,
     allowRoot: checkBoolean(o.allowRoot, 'allowRoot'),
     cgroup: checkCgroup(o.cgroup),
     rlimits: checkRlimits(o.rlimits),

@@ -69,6 +69,7 @@ export async function spawnGuest(
       spawnfile: options.file,
       spawnargs: context.spawnargs,
       killSignal: options.killSignal,
+      forceKillAfter: options.forceKillAfter,
       timeout: options.timeout,
       signal: options.signal,
     });

@@ -195,6 +195,60 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     expect(childrenOf()).toEqual([]);
   });
 
+  describe('forceKillAfter: SIGKILL follows killSignal for a guest that ignores it', () => {
+    /** A guest that ignores SIGTERM (SIG_IGN survives exec), started once that is so. */
+    async function stubborn(options: object = {}): Promise<Guest> {
+      const guest = await spawnGuest('/bin/sh', ['-c', "trap '' TERM; echo ready; exec sleep 60"], { user, stdio: ['ignore', 'pipe', 'ignore'], ...options });
+      await once(guest.stdout!, 'data');
+      guest.stdout!.resume();
+      return guest;
+    }
+
+    it('on Symbol.asyncDispose', async () => {
+      const guest = await stubborn({ forceKillAfter: 200 });
+      await guest[Symbol.asyncDispose]();
+      expect(guest.signalCode).toBe('SIGKILL');
+      expect(childrenOf()).toEqual([]);
+    });
+
+    it('on timeout', async () => {
+      const guest = await stubborn({ timeout: 100, forceKillAfter: 200 });
+      expect(await guest.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+
+    it('when the AbortSignal aborts', async () => {
+      const controller = new AbortController();
+      const guest = await stubborn({ signal: controller.signal, forceKillAfter: 200 });
+      controller.abort();
+      expect(await guest.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+
+    it('after 5000 ms by default, so disposal never waits forever', async () => {
+      const guest = await stubborn();
+      await guest[Symbol.asyncDispose]();
+      expect(guest.signalCode).toBe('SIGKILL');
+    });
+
+    it('never with forceKillAfter: 0', async () => {
+      const guest = await stubborn({ forceKillAfter: 0 });
+      const disposed = guest[Symbol.asyncDispose]();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(guest.exitCode === null && guest.signalCode === null).toBe(true);
+      guest.kill('SIGKILL');
+      await disposed;
+      expect(guest.signalCode).toBe('SIGKILL');
+    });
+
+    it('not after an explicit kill()', async () => {
+      const guest = await stubborn({ forceKillAfter: 100 });
+      guest.kill();
+      await new Promise((r) => setTimeout(r, 500));
+      expect(guest.signalCode).toBeNull();
+      guest.kill('SIGKILL');
+      await guest.exited;
+    });
+  });
+
   it('keeps the event loop alive until the guest exits, unless unref()ed', async () => {
     const { holder, guestPid } = await holdGuest({ unref: true });
     const [code] = await once(holder, 'exit');
