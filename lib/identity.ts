@@ -55,6 +55,7 @@ export interface IdentityRequest {
   user: IdSpec;
   primaryGroup?: IdSpec;
   supplementaryGroups?: IdSpec[];
+  extraGroups?: IdSpec[];
   allowRoot: boolean;
 }
 
@@ -81,12 +82,15 @@ export async function resolveIdentity(
   spawnargs: readonly string[] = [],
   maxGroups = ngroupsMax(),
 ): Promise<Identity> {
-  const { user, primaryGroup, supplementaryGroups, allowRoot } = request;
+  const { user, primaryGroup, supplementaryGroups, extraGroups, allowRoot } = request;
   // Only names are looked up; numeric gids are used as given.
   const named: { spec: string; option: string }[] = [];
   if (typeof primaryGroup === 'string') named.push({ spec: primaryGroup, option: 'primaryGroup' });
   supplementaryGroups?.forEach((g, i) => {
     if (typeof g === 'string') named.push({ spec: g, option: `supplementaryGroups[${i}]` });
+  });
+  extraGroups?.forEach((g, i) => {
+    if (typeof g === 'string') named.push({ spec: g, option: `extraGroups[${i}]` });
   });
 
   const answer = await resolver({
@@ -153,6 +157,10 @@ export async function resolveIdentity(
   } else {
     groups = [...new Set(answer.userGroups ?? [])];
   }
+  // Added as setgroups(2) would keep them and id(1) show them: each gid once.
+  const base = groups;
+  const extra = (extraGroups ?? []).map(toGid);
+  groups = [...new Set([...base, ...extra])];
   if (groups.length > maxGroups) {
     throw outOfRange('supplementaryGroups', `at most ${maxGroups} groups (NGROUPS_MAX)`, groups.length);
   }
@@ -163,6 +171,7 @@ export async function resolveIdentity(
       new OptionRangeError('ERR_CAPSPAWN_ROOT_TARGET', option, `spawnGuest refuses ${what} without "allowRoot: true"`);
     if (uid === 0) throw refuse('user', 'to run a guest as uid 0 (root)');
     if (gid === 0) throw refuse('primaryGroup', 'gid 0 (root) as the primary group');
+    if (extra.includes(0) && !base.includes(0)) throw refuse(`extraGroups[${extra.indexOf(0)}]`, 'gid 0 (root) as a supplementary group');
     if (groups.includes(0)) {
       const option = supplementaryGroups === undefined ? 'supplementaryGroups' : `supplementaryGroups[${supplementaryGroups.map(toGid).indexOf(0)}]`;
       throw refuse(option, supplementaryGroups === undefined ? "gid 0 (root), which is among the user's groups from NSS," : 'gid 0 (root) as a supplementary group');

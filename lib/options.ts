@@ -34,6 +34,12 @@ export interface SpawnGuestOptions {
    */
   supplementaryGroups?: readonly IdSpec[];
   /**
+   * Groups added to the supplementary groups, as systemd's `SupplementaryGroups=` adds to the
+   * user's: to the NSS groups by default, or to an explicit `supplementaryGroups`. A group
+   * already there (or named twice) is kept once; the primary group is added only if named.
+   */
+  extraGroups?: readonly IdSpec[];
+  /**
    * Capabilities the guest holds: permitted = inheritable = effective = ambient = exactly this
    * set, so they survive execve of an ordinary program. Default: none.
    */
@@ -102,6 +108,7 @@ export interface NormalizedOptions {
   user: IdSpec;
   primaryGroup: IdSpec | undefined;
   supplementaryGroups: IdSpec[] | undefined;
+  extraGroups: IdSpec[] | undefined;
   caps: number[];
   env: Record<string, string | undefined> | undefined;
   passEnv: string[] | undefined;
@@ -129,6 +136,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'user',
   'primaryGroup',
   'supplementaryGroups',
+  'extraGroups',
   'caps',
   'env',
   'passEnv',
@@ -260,6 +268,11 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     }
     supplementaryGroups = o.supplementaryGroups.map((g: unknown, i) => checkId(g, `supplementaryGroups[${i}]`));
   }
+  let extraGroups: IdSpec[] | undefined;
+  if (o.extraGroups !== undefined) {
+    if (!Array.isArray(o.extraGroups)) throw invalidType('extraGroups', 'an array of group names or ids', o.extraGroups);
+    extraGroups = o.extraGroups.map((g: unknown, i) => checkId(g, `extraGroups[${i}]`));
+  }
 
   let caps: number[] = [];
   if (o.caps !== undefined) {
@@ -304,6 +317,7 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     user,
     primaryGroup,
     supplementaryGroups,
+    extraGroups,
     caps,
     env: checkEnvOption(o.env),
     passEnv: checkPassEnvOption(o.passEnv),

@@ -60,6 +60,20 @@ describe.runIf(isRoot)('capspawn explain', () => {
     expect(json.program.path).toMatch(/^\/(usr\/)?bin\/grep$/);
   });
 
+  it('--add-groups (and a profile\'s extraGroups) add to the groups; explain shows the list run then gets', async () => {
+    const flags = ['--user', guest, '--add-groups', `${FIXTURE_GROUPS.net},${FIXTURE_GROUPS.extra}`];
+    const { json } = await explainJson([...flags, '--', 'cat', '/proc/self/status']);
+    const expected = [FIXTURE_GROUPS.primary, FIXTURE_GROUPS.extra, FIXTURE_GROUPS.net];
+    expect(json.groups.map((g) => g.name).sort()).toEqual([...expected].sort());
+    expect(statusLine((await runCli([...flags, '--', 'cat', '/proc/self/status'])).stdout, 'Groups')).toBe(json.expectedStatus.Groups);
+    const text = await runCli(['explain', ...flags, '--clear-groups', '--', 'true']);
+    const listed = [FIXTURE_GROUPS.extra, FIXTURE_GROUPS.net].sort((a, b) => gidOf(a) - gidOf(b)).map((g) => `${g} (${gidOf(g)})`);
+    expect(text.stdout).toContain(`\n  groups        ${listed.join(', ')}\n`);
+    const profile = join(scratchDir(0o755), 'guest.json');
+    writeFileSync(profile, JSON.stringify({ user: guest, supplementaryGroups: [], extraGroups: [FIXTURE_GROUPS.net] }));
+    expect((await explainJson(['--config', profile, '--', 'true'])).json.groups).toEqual([{ gid: gidOf(FIXTURE_GROUPS.net), name: FIXTURE_GROUPS.net }]);
+  });
+
   it('prints the same plan as text, with CapAmb as /proc shows it', async () => {
     const out = await runCli(['explain', '--user', guest, '--caps', 'net_admin', '--', 'true']);
     expect(out.stdout).toContain('nothing was run');

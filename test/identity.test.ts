@@ -36,6 +36,31 @@ describe('resolveIdentity', () => {
     expect(id).toMatchObject({ gid: 990, groups: [104, 990, 4242] });
   });
 
+  describe('extraGroups adds, as systemd SupplementaryGroups= does', () => {
+    it("to the user's NSS groups, each gid once", async () => {
+      const id = await resolve({ user: 'wheelie', extraGroups: ['kvm', 'cvdnetwork', 104], allowRoot: true });
+      expect(id.groups).toEqual([0, 104, 990, 1001]);
+      expect((await resolve({ user: 'justin', extraGroups: ['kvm', 4242], allowRoot: false })).groups).toEqual([104, 990, 1000, 4242]);
+    });
+
+    it('to an explicit supplementaryGroups, and to [] (--clear-groups)', async () => {
+      expect((await resolve({ user: 'justin', supplementaryGroups: ['kvm'], extraGroups: ['cvdnetwork', 'kvm'], allowRoot: false })).groups).toEqual([104, 990]);
+      expect((await resolve({ user: 'justin', supplementaryGroups: [], extraGroups: [990], allowRoot: false })).groups).toEqual([990]);
+    });
+
+    it('keeps the primary group out unless named, as setgroups and id show it', async () => {
+      expect((await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['cvdnetwork'], allowRoot: false }))).toMatchObject({ gid: 104, groups: [990] });
+      expect((await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['kvm'], allowRoot: false }))).toMatchObject({ gid: 104, groups: [104] });
+    });
+
+    it('names the entry at fault: an unknown group, gid 0 without allowRoot, too many', async () => {
+      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 'nosuch'], allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', option: 'extraGroups[1]' });
+      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 0], allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'extraGroups[1]' });
+      await expect(resolve({ user: 'justin', extraGroups: ['root'], allowRoot: true })).resolves.toMatchObject({ groups: [0, 104, 990, 1000] });
+      await expect(resolveIdentity({ user: 'justin', extraGroups: [1, 2, 3], allowRoot: false }, fakeNss, [], 5)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', option: 'supplementaryGroups' });
+    });
+  });
+
   it('gives no supplementary group for []', async () => {
     expect((await resolve({ user: 'justin', supplementaryGroups: [], allowRoot: false })).groups).toEqual([]);
   });

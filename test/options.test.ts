@@ -68,6 +68,8 @@ describe('normalizeOptions', () => {
     [{ ...base, primaryGroup: -1 }, { code: 'ERR_OUT_OF_RANGE', option: 'primaryGroup' }],
     [{ ...base, supplementaryGroups: 'kvm' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'supplementaryGroups' }],
     [{ ...base, supplementaryGroups: ['kvm', 2 ** 32] }, { code: 'ERR_OUT_OF_RANGE', option: 'supplementaryGroups[1]' }],
+    [{ ...base, extraGroups: 'kvm' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'extraGroups' }],
+    [{ ...base, extraGroups: ['kvm', ''] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'extraGroups[1]' }],
     [{ ...base, caps: 'net_admin' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'caps' }],
     [{ ...base, caps: ['net_admin', 'NET_RAW'] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'caps[1]' }],
     [{ ...base, cwd: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' }],

@@ -52,7 +52,8 @@ async function identityChecks(profile: GuestProfile): Promise<{ checks: Check[];
   const names = await groupNames([plan.gid, ...plan.groups]);
   const user = plan.user ? `${plan.user.name} (${plan.uid})` : `uid ${plan.uid} (no passwd entry)`;
   const groups = plan.groups.map((gid) => namedId(gid, names)).join(', ') || 'none';
-  const source = profile.options.supplementaryGroups === undefined ? "the user's groups from NSS" : 'as listed';
+  const base = profile.options.supplementaryGroups === undefined ? "the user's groups from NSS" : 'as listed';
+  const source = profile.options.extraGroups?.length ? `${base}, with --add-groups` : base;
   return {
     plan,
     checks: [

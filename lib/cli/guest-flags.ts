@@ -96,6 +96,13 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
   },
   { flag: 'clear-groups', option: 'supplementaryGroups', help: 'no supplementary groups', toOption: () => [] },
   {
+    flag: 'add-groups',
+    option: 'extraGroups',
+    valueName: 'G1,G2',
+    help: 'add these groups to the ones above (as systemd SupplementaryGroups=)',
+    toOption: (v) => listFromFlag(v).map(idFromFlag),
+  },
+  {
     flag: 'caps',
     option: 'caps',
     valueName: 'CAPS',
