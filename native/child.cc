@@ -8,6 +8,14 @@
 //   - every failure reports {step, errno, detail} on the close-on-exec pipe and _exit(127)s.
 // The steps follow the order in docs/design.md; each step's comment says why it is there.
 
+// Checked for these architectures only: the kernel's sigaction layout, the 8-byte sigset, and
+// the system calls used below (arm64 has dup3 but no dup2; close_range and pidfd_send_signal
+// share their numbers on both; clone is glibc's wrapper, which knows each argument order).
+// Another architecture builds only once those are checked for it.
+#if !defined(__x86_64__) && !defined(__aarch64__)
+#error "capspawn's child procedure is checked for x86_64 and aarch64 only; see native/child.cc"
+#endif
+
 #include "child.h"
 
 #include <errno.h>
@@ -23,14 +31,6 @@
 #include <unistd.h>
 
 #include "steps.h"
-
-// Checked for these architectures only: the kernel's sigaction layout, the 8-byte sigset, and
-// the system calls used below (arm64 has dup3 but no dup2; close_range and pidfd_send_signal
-// share their numbers on both; clone is glibc's wrapper, which knows each argument order).
-// Another architecture builds only once those are checked for it.
-#if !defined(__x86_64__) && !defined(__aarch64__)
-#error "capspawn's child procedure is checked for x86_64 and aarch64 only; see native/child.cc"
-#endif
 
 #ifndef SYS_close_range
 #define SYS_close_range 436

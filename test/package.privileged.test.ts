@@ -2,7 +2,7 @@
 // PATH and no build/ directory, imported from ESM and CommonJS and run as `npx capspawn`,
 // spawning a guest as root.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,12 +48,20 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
   let work = '';
   let project = '';
   let env: NodeJS.ProcessEnv = {};
+  let tarballFiles: string[] = [];
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'capspawn-pack-'));
-    // prepack builds dist/ and the prebuilt binary for this platform.
-    await run(process.execPath, [npmCli, 'pack', '--pack-destination', work], { cwd: root });
+    // prepack builds dist/ and the prebuilt binary for this platform: in a copy of the
+    // checkout, so that no binary the run uses (a cross-built prebuild) is overwritten.
+    const source = join(work, 'source');
+    for (const entry of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'native', 'prebuilds']) {
+      if (existsSync(join(root, entry))) cpSync(join(root, entry), join(source, entry), { recursive: true });
+    }
+    symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'));
+    await run(process.execPath, [npmCli, 'pack', '--pack-destination', work], { cwd: source });
     const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
     expect(tarball).toBeDefined();
+    tarballFiles = execFileSync('tar', ['-tzf', join(work, tarball!)], { encoding: 'utf8' }).split('\n');
 
     // PATH holds node and sh only: no make, no cc, no g++, no python3.
     const bin = join(work, 'bin');
@@ -76,6 +84,14 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
 const guest = await spawnGuest('/bin/grep', ['^CapAmb:', '/proc/self/status'], { user: '${FIXTURE_USERS.guest.name}', caps: ['net_admin'], stdio: ['ignore', 'inherit', 'inherit'] });
 const exit = await guest.exited;
 if (exit.code !== 0) process.exit(1);`;
+
+  it("carries this machine's prebuilt binary and every other one the checkout holds (linux-arm64 from npm run prebuild:arm64)", () => {
+    const own = `package/prebuilds/${process.platform}-${process.arch}/capspawn.glibc.node`;
+    const others = existsSync(join(root, 'prebuilds'))
+      ? readdirSync(join(root, 'prebuilds')).flatMap((dir) => readdirSync(join(root, 'prebuilds', dir)).map((f) => `package/prebuilds/${dir}/${f}`))
+      : [];
+    for (const binary of new Set([own, ...others])) expect(tarballFiles).toContain(binary);
+  });
 
   it('installs from the prebuilt binary, building nothing', () => {
     const installed = join(project, 'node_modules', 'capspawn');
