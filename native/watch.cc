@@ -1,8 +1,10 @@
 #include "watch.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,6 +12,9 @@
 #include "pidfd.h"
 
 #include <map>
+#include <mutex>
+#include <system_error>
+#include <thread>
 
 namespace {
 
@@ -25,6 +30,60 @@ void AbandonHeld(void* data) {
   held.erase(h->result.pidfd);
   capspawn_abandon(h->result);
   delete h;
+}
+
+// Reaps exactly the child behind `pidfd` once it has exited; WNOHANG: false while it runs.
+bool ReapIfExited(int pidfd) {
+  siginfo_t info;
+  for (;;) {
+    memset(&info, 0, sizeof info);
+    if (syscall(SYS_waitid, P_PIDFD, pidfd, &info, WEXITED | WNOHANG, nullptr) == 0) return info.si_pid != 0;
+    if (errno != EINTR) return true;  // ECHILD: reaped already; nothing more to wait for
+  }
+}
+
+void ReapOrphans(int epfd) {
+  for (;;) {
+    epoll_event events[16];
+    int n = epoll_wait(epfd, events, 16, -1);
+    for (int i = 0; i < n; i++) {
+      int pidfd = events[i].data.fd;
+      if (!ReapIfExited(pidfd)) continue;
+      epoll_ctl(epfd, EPOLL_CTL_DEL, pidfd, nullptr);
+      close(pidfd);
+    }
+  }
+}
+
+// A guest whose environment ended while it ran (its worker thread ended): no JS can hear of
+// its exit any more, but it is still this process's child and must be reaped, or it stays a
+// zombie that counts against its user's RLIMIT_NPROC. One thread for the whole process waits
+// on such pidfds, started at the first, with every signal blocked; it reaps each child by its
+// pidfd, never with waitpid(-1), which would take Node's own children.
+void ReapWhenExited(int pidfd) {
+  static std::once_flag once;
+  static int epfd = -1;
+  std::call_once(once, [] {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    if (fd < 0) return;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    try {
+      std::thread(ReapOrphans, fd).detach();
+      epfd = fd;
+    } catch (const std::system_error&) {
+      close(fd);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  });
+  epoll_event event = {};
+  event.events = EPOLLIN;
+  event.data.fd = pidfd;
+  if (epfd >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, pidfd, &event) == 0) return;
+  // No reaper thread could be had: reap now if the child is gone, else it stays unreaped.
+  ReapIfExited(pidfd);
+  close(pidfd);
 }
 
 }  // namespace
@@ -130,8 +189,14 @@ void PidfdWatch::Stop() {
   cleanup_.Remove(Env());
 }
 
-// The environment is going away (a worker thread ends) with the child still running.
-void PidfdWatch::OnCleanup(PidfdWatch* self) { self->Release(); }
+// The environment is going away (a worker thread ends) with the child not yet reaped: it runs
+// on, and the process-wide reaper takes its pidfd.
+void PidfdWatch::OnCleanup(PidfdWatch* self) {
+  int pidfd = self->pidfd_;
+  self->pidfd_ = -1;
+  self->Release();
+  if (pidfd >= 0) ReapWhenExited(pidfd);
+}
 
 void PidfdWatch::Release() {
   if (poll_ == nullptr) return;
@@ -139,7 +204,7 @@ void PidfdWatch::Release() {
   uv_close(reinterpret_cast<uv_handle_t*>(poll_),
            [](uv_handle_t* handle) { delete reinterpret_cast<uv_poll_t*>(handle); });
   poll_ = nullptr;
-  close(pidfd_);
+  if (pidfd_ >= 0) close(pidfd_);
   pidfd_ = -1;
 }
 

@@ -143,6 +143,14 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     expect(fdsAfter).toBe(fdsBefore);
   });
 
+  it('reaps guests that outlive the worker thread that launched them: five cycles leave no zombie', async () => {
+    // The worker's environment used to close the pidfd and forget the guest: each one stayed a
+    // zombie for the life of the process, counting against its user's RLIMIT_NPROC.
+    const result = await runNode([new URL('./support/worker-orphans.mjs', import.meta.url).pathname, '5', user, inspectPath()]);
+    expect(result).toMatchObject({ code: 0, signal: null });
+    expect(JSON.parse(result.stdout)).toEqual({ reaped: 5, zombies: [] });
+  });
+
   it("reads the guest's credentials while it runs, and refuses once it is reaped", async () => {
     const guest = await sleeper({ caps: ['net_admin'] });
     const status = await guest.credentials();

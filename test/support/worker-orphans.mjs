@@ -1,0 +1,37 @@
+// Guests that outlive the worker thread that launched them, `cycles` times (argv[2]): each
+// worker launches PROGRAM (argv[4]) with `sleep 60` as USER (argv[3]) and is terminated once
+// the guest runs; then every guest is killed, and this process waits (up to 10 s) for them to
+// be reaped. Prints {"reaped": N, "zombies": [pids]}; a zombie is a guest nobody reaped.
+import { readFileSync } from 'node:fs';
+import { Worker } from 'node:worker_threads';
+
+const [cycles, user, program] = [Number(process.argv[2] ?? 5), process.argv[3] ?? 'nobody', process.argv[4]];
+const dist = new URL('../../dist/index.js', import.meta.url).href;
+
+/** 'gone' once reaped, else the state letter of /proc/<pid>/stat ('Z' for a zombie). */
+function state(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return 'gone';
+  }
+}
+
+const pids = [];
+for (let i = 0; i < cycles; i++) {
+  const worker = new Worker(
+    `const { parentPort, workerData: w } = require('node:worker_threads');
+     import(w.dist).then(async ({ spawnGuest }) => {
+       const guest = await spawnGuest(w.program, ['sleep', '60'], { user: w.user, stdio: 'ignore' });
+       parentPort.postMessage(guest.pid);
+     });`,
+    { eval: true, workerData: { dist, user, program } },
+  );
+  pids.push(await new Promise((resolve) => worker.once('message', resolve)));
+  await worker.terminate();
+}
+for (const pid of pids) process.kill(pid, 'SIGKILL');
+for (let tries = 0; tries < 200 && pids.some((pid) => state(pid) !== 'gone'); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+const zombies = pids.filter((pid) => state(pid) !== 'gone');
+console.log(JSON.stringify({ reaped: pids.length - zombies.length, zombies }));
