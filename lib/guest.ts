@@ -3,6 +3,7 @@ import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { CgroupTree } from './cgroup-tree.js';
 import { checkSignal, signalName } from './options.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
 import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
@@ -29,6 +30,10 @@ export interface GuestInit {
   forceKillAfter: number;
   timeout: number | undefined;
   signal: AbortSignal | undefined;
+  /** The cgroup the guest started in; `own` when it was made for this guest. */
+  cgroup?: { dir: string; line: string; own: boolean; keep: boolean };
+  /** Whether the guest leads a session (and process group) of its own. */
+  detached?: boolean;
 }
 
 function wrapFd(fd: number, slot: number): Socket | null {
@@ -69,6 +74,14 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   signalCode: NodeJS.Signals | null = null;
   /** Whether `kill()` delivered a signal. */
   killed = false;
+  /** The cgroup v2 directory the guest started in, or null. */
+  readonly cgroup: string | null;
+  /**
+   * With a cgroup of the guest's own: settles once the guest and every process it started
+   * have exited (cgroup.events shows `populated 0`, watched on the event loop) and the cgroup
+   * has been removed (unless `keep`). Null without a cgroup of its own. Never rejects.
+   */
+  readonly treeExited: Promise<void> | null;
 
   #watch: PidfdWatchHandle;
   #reaped = false;
@@ -78,6 +91,8 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   #forceKillTimer: NodeJS.Timeout | undefined;
   #abort: AbortSignal | undefined;
   #onAbort = () => this.#terminate();
+  #tree: CgroupTree | undefined;
+  #detached: boolean;
 
   /** @internal Created by spawnGuest. */
   constructor(init: GuestInit) {
@@ -91,6 +106,10 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     this.stdin = (this.stdio[0] ?? null) as Writable | null;
     this.stdout = (this.stdio[1] ?? null) as Readable | null;
     this.stderr = (this.stdio[2] ?? null) as Readable | null;
+    this.cgroup = init.cgroup?.dir ?? null;
+    this.#detached = init.detached === true;
+    if (init.cgroup?.own) this.#tree = new CgroupTree(init.native, init.cgroup.dir, init.cgroup.line.slice(3, -1), init.cgroup.keep);
+    this.treeExited = this.#tree?.exited ?? null;
 
     let settle!: (exit: GuestExit) => void;
     this.exited = new Promise((resolve) => (settle = resolve));
@@ -146,6 +165,36 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   }
 
   /**
+   * Signals the guest and every process it started. With a cgroup of its own: SIGKILL through
+   * cgroup.kill (Linux 5.14+), other signals (and SIGKILL on older kernels) by freezing the
+   * cgroup, signalling each process through a pidfd and thawing it. For a `detached` guest
+   * without one: its process group, while the guest has not been reaped (its pid, and so the
+   * group's id, cannot be reused before that). Resolves false when nothing was left to signal;
+   * rejects for a guest that has neither, since its tree cannot be told apart.
+   */
+  async killTree(signal: NodeJS.Signals | number = 'SIGKILL'): Promise<boolean> {
+    const number = checkSignal(signal, 'signal');
+    if (this.#tree) return this.#tree.kill(number);
+    if (!this.#detached) {
+      throw Object.assign(
+        new Error(
+          'killTree needs a cgroup of the guest\'s own (cgroup: { parent }) or a detached guest (detached: true, its process group); ' +
+            'without either, the processes it started cannot be told apart from others',
+        ),
+        { code: 'ERR_CAPSPAWN_NO_TREE' },
+      );
+    }
+    if (this.#reaped) return false;
+    try {
+      process.kill(-this.pid, number);
+    } catch (error) {
+      if ((error as { code?: string }).code === 'ESRCH') return false;
+      throw error;
+    }
+    return true;
+  }
+
+  /**
    * The guest's credentials as the kernel shows them (/proc/<pid>/status, parsed). Rejects
    * once the guest has been reaped, so it never describes another process with the same pid.
    */
@@ -195,21 +244,36 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   /** Keeps the event loop alive until the guest exits (the default). */
   ref(): this {
     this.#watch.ref();
+    this.#tree?.ref();
     return this;
   }
 
   /** Lets the event loop end while the guest still runs. */
   unref(): this {
     this.#watch.unref();
+    this.#tree?.unref();
     return this;
   }
 
   /**
    * Kills the guest with its kill signal (SIGTERM by default), then with SIGKILL after
-   * `forceKillAfter` ms if it is still there, and waits until it is reaped.
+   * `forceKillAfter` ms if it is still there, and waits until it is reaped. With a cgroup of its
+   * own, the whole tree: killSignal to every process, SIGKILL to what is left after
+   * `forceKillAfter`, and it waits for `treeExited` too.
    */
   async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#tree) return this.#disposeTree(this.#tree);
     this.#terminate();
     await this.exited;
+  }
+
+  /** Ends the whole tree: killSignal to every process, SIGKILL to what is left after the delay. */
+  async #disposeTree(tree: CgroupTree): Promise<void> {
+    await tree.kill(this.#killSignal);
+    const escalate = this.#forceKillAfter !== 0 && this.#killSignal !== osConstants.signals.SIGKILL;
+    const force = escalate ? setTimeout(() => void tree.kill(osConstants.signals.SIGKILL), this.#forceKillAfter) : undefined;
+    force?.unref();
+    await Promise.all([this.exited, tree.exited]);
+    clearTimeout(force);
   }
 }

@@ -25,6 +25,10 @@ export interface NativeAddon {
   cloneSharesMemory(): boolean;
   /** This process's securebits (prctl PR_GET_SECUREBITS). */
   securebits(): number;
+  /** pidfd_open(pid): a close-on-exec pidfd, or -errno. */
+  pidfdOpen(pid: number): number;
+  /** pidfd_send_signal: 0, or the errno. */
+  pidfdSignal(pidfd: number, signal: number): number;
   PidfdWatch: new (
     pidfd: number,
     onExit: (code: number | null, signal: number | null, waitErrno: number) => void,

@@ -15,6 +15,8 @@ import {
   type RlimitValue,
 } from './placement.js';
 import { invalidType, invalidValue, outOfRange } from './errors.js';
+import type { OwnCgroupSpec } from './cgroup-limits.js';
+import type { OwnCgroupRequest } from './own-cgroup.js';
 
 /** A user or group: a name looked up through NSS, or a numeric id used as is. */
 export type IdSpec = string | number;
@@ -79,9 +81,12 @@ export interface SpawnGuestOptions {
   allowRoot?: boolean;
   /**
    * A cgroup v2 directory the guest starts in: the child joins it before anything else, so the
-   * guest and every process it forks are accounted there from their first instruction.
+   * guest and every process it forks are accounted there from their first instruction. Or
+   * `{ parent, name?, limits?, keep? }`: a cgroup of the guest's own, made under `parent` with
+   * `limits` written, removed once the guest's whole tree has exited; it gives the guest
+   * `killTree()` and `treeExited`.
    */
-  cgroup?: string;
+  cgroup?: string | OwnCgroupSpec;
   /** Resource limits set in the child before execve, by prlimit(1) name: `{ nofile: [1024, 4096] }`. */
   rlimits?: Partial<Record<RlimitName, RlimitValue>>;
   /** A network namespace to join before the credential change: a path such as /run/netns/NAME, or an fd. */
@@ -124,7 +129,8 @@ export interface NormalizedOptions {
   killSignal: number;
   forceKillAfter: number;
   allowRoot: boolean;
-  cgroup: CgroupPlacement | undefined;
+  /** A cgroup to join, or one of the guest's own to make (it has `parent`). */
+  cgroup: CgroupPlacement | OwnCgroupRequest | undefined;
   rlimits: ResolvedRlimit[];
   netns: string | number | undefined;
   oomScoreAdj: number | undefined;

@@ -2,6 +2,7 @@ import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { capabilitiesInMask } from './capabilities.js';
 import { invalidType, invalidValue, OptionRangeError, outOfRange } from './errors.js';
+import { checkOwnCgroup, type OwnCgroupRequest } from './own-cgroup.js';
 
 /** Resource limits by their prlimit(1) names, with the kernel's RLIMIT_* numbers. */
 export const RLIMIT_RESOURCES = {
@@ -144,11 +145,10 @@ function cgroup2MountOf(path: string): string | undefined {
   return best;
 }
 
-/** Checks the `cgroup` option: an absolute path to a directory of a cgroup v2 hierarchy. */
-export function checkCgroup(cgroup: unknown): CgroupPlacement | undefined {
-  if (cgroup === undefined) return undefined;
-  if (typeof cgroup !== 'string') throw invalidType('cgroup', 'the absolute path of a cgroup v2 directory', cgroup);
-  if (!isAbsolute(cgroup) || cgroup.includes('\0')) throw invalidValue('cgroup', 'must be an absolute path', cgroup);
+/** An existing cgroup v2 directory, given as `option`, and its path as /proc/<pid>/cgroup shows it. */
+function checkCgroupDir(cgroup: unknown, option: string): { dir: string; path: string } {
+  if (typeof cgroup !== 'string') throw invalidType(option, 'the absolute path of a cgroup v2 directory', cgroup);
+  if (!isAbsolute(cgroup) || cgroup.includes('\0')) throw invalidValue(option, 'must be an absolute path', cgroup);
   let isCgroup2 = false;
   try {
     isCgroup2 = statSync(cgroup).isDirectory() && statfsSync(cgroup).type === CGROUP2_SUPER_MAGIC;
@@ -157,10 +157,22 @@ export function checkCgroup(cgroup: unknown): CgroupPlacement | undefined {
   }
   const mount = isCgroup2 ? cgroup2MountOf(cgroup) : undefined;
   if (mount === undefined) {
-    throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', 'cgroup', `The "cgroup" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
+    throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', option, `The "${option}" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
   }
-  const rel = relative(mount, cgroup);
-  return { dir: cgroup, procs: join(cgroup, 'cgroup.procs'), line: `0::/${rel}\n` };
+  return { dir: cgroup, path: `/${relative(mount, cgroup)}` };
+}
+
+/**
+ * Checks the `cgroup` option: an absolute path to a directory of a cgroup v2 hierarchy to
+ * join, or `{ parent, name?, limits?, keep? }` for a cgroup of the guest's own.
+ */
+export function checkCgroup(cgroup: unknown): CgroupPlacement | OwnCgroupRequest | undefined {
+  if (cgroup === undefined) return undefined;
+  if (cgroup !== null && typeof cgroup === 'object' && !Array.isArray(cgroup)) {
+    return checkOwnCgroup(cgroup, (parent) => checkCgroupDir(parent, 'cgroup.parent'));
+  }
+  const { dir, path } = checkCgroupDir(cgroup, 'cgroup');
+  return { dir, procs: join(dir, 'cgroup.procs'), line: `0::${path}\n` };
 }
 
 const NSFS_MAGIC = 0x6e736673;

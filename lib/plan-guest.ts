@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { CgroupLimit } from './cgroup-limits.js';
 import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js';
 import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
@@ -45,8 +46,10 @@ export interface GuestPlan {
   parentDeathSignal: number;
   /** Where the guest will run; fields are absent when the option was not given. */
   placement: {
-    /** The cgroup v2 directory the guest starts in. */
+    /** The cgroup v2 directory the guest starts in (for one of its own: `PARENT/capspawn-<pid>-<n>` until it is made). */
     cgroup?: string;
+    /** A cgroup made for the guest: its parent, the limits written, whether it is kept. */
+    ownCgroup?: { parent: string; limits: CgroupLimit[]; keep: boolean };
     /** Resource limits, by prlimit(1) name. */
     rlimits: {
       /** prlimit(1) name: `nofile`. */
@@ -94,6 +97,7 @@ export async function planGuest(
   const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
   const { options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
   const caps = capabilityHex(capabilityMask(options.caps));
+  const cgroup = options.cgroup;
   const ids = (id: number) => `${id}\t${id}\t${id}\t${id}`;
   return {
     file: options.file,
@@ -112,7 +116,8 @@ export async function planGuest(
     limitBoundingSet: options.limitBoundingSet,
     parentDeathSignal: options.parentDeathSignal,
     placement: {
-      cgroup: options.cgroup?.dir,
+      cgroup: cgroup === undefined ? undefined : 'dir' in cgroup ? cgroup.dir : `${cgroup.parent}/${cgroup.name ?? 'capspawn-<pid>-<n>'}`,
+      ownCgroup: cgroup && 'parent' in cgroup ? { parent: cgroup.parent, limits: cgroup.limits, keep: cgroup.keep } : undefined,
       rlimits: options.rlimits.map((r) => ({ name: rlimitName(r.resource), soft: limitText(r.soft), hard: limitText(r.hard) })),
       netns: options.netns,
       oomScoreAdj: options.oomScoreAdj,

@@ -134,7 +134,8 @@ export function buildLaunchPlan(
     cwd: options.cwd === undefined ? null : nulBlock([options.cwd]),
     parentDeathSignal: options.parentDeathSignal,
     stdio: stdioPairs(options.stdio),
-    cgroup: options.cgroup ?? null,
+    // A cgroup of the guest's own is made just before the launch, which fills this in.
+    cgroup: options.cgroup && 'procs' in options.cgroup ? options.cgroup : null,
     netns: options.netns ?? null,
     rlimits: BigUint64Array.from(options.rlimits.flatMap((r) => [BigInt(r.resource), r.soft, r.hard])),
     oomScoreAdj: options.oomScoreAdj ?? null,

@@ -54,7 +54,7 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     caps: options.caps,
     guestPath,
     spawnargs,
-    cgroupProcs: options.cgroup?.procs,
+    cgroupProcs: options.cgroup && 'procs' in options.cgroup ? options.cgroup.procs : undefined,
   };
   if (candidates.length === 0) {
     const execve = STEP_NAMES.indexOf('execve');

@@ -3,7 +3,8 @@ import { SpawnGuestError, UnsupportedPlatformError } from './errors.js';
 import { Guest } from './guest.js';
 import { ngroupsMax } from './identity.js';
 import { launchFailure } from './launch-error.js';
-import { loadNative } from './native.js';
+import { loadNative, type LaunchAnswer } from './native.js';
+import { createOwnCgroup, removeCgroup } from './own-cgroup.js';
 import type { SpawnGuestOptions } from './options.js';
 import { argumentSpaceLimit, buildLaunchPlan } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
@@ -58,8 +59,20 @@ export async function spawnGuest(
     if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
     const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
     const plan = buildLaunchPlan(options, identity, environment, candidates, capLastCap());
-    const answer = await native.launch(plan);
-    if ('step' in answer) throw launchFailure(answer, context);
+    const own = options.cgroup && 'parent' in options.cgroup ? createOwnCgroup(options.cgroup, context.spawnargs) : undefined;
+    let answer: LaunchAnswer;
+    try {
+      if (own) {
+        plan.cgroup = own;
+        context.cgroupProcs = own.procs;
+      }
+      answer = await native.launch(plan);
+      if ('step' in answer) throw launchFailure(answer, context);
+    } catch (error) {
+      if (own) removeCgroup(own.dir);
+      throw error;
+    }
+    const cgroup = own ? { ...own, own: true } : options.cgroup && 'procs' in options.cgroup ? { ...options.cgroup, own: false, keep: true } : undefined;
 
     const guest = new Guest({
       native,
@@ -72,6 +85,8 @@ export async function spawnGuest(
       forceKillAfter: options.forceKillAfter,
       timeout: options.timeout,
       signal: options.signal,
+      cgroup,
+      detached: options.detached,
     });
     if (options.signal?.aborted) {
       // Aborted while it was starting: nothing half-done, so stop it and wait for it.

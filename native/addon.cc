@@ -3,12 +3,15 @@
 
 #include <napi.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
 #include "launch.h"
 #include "nss.h"
+#include "pidfd.h"
 #include "steps.h"
 #include "tap.h"
 #include "watch.h"
@@ -259,6 +262,23 @@ Napi::Value Securebits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0)));
 }
 
+// pidfdOpen(pid): a close-on-exec pidfd for pid (pidfd_open), or -errno. The caller checks
+// afterwards that the process is the one it meant (lib/cgroup-tree.ts): from then on the pid
+// cannot be reused while the fd is open.
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info) {
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  return Napi::Number::New(info.Env(), fd < 0 ? -errno : static_cast<double>(fd));
+}
+
+// pidfdSignal(pidfd, signal): 0, or the errno of pidfd_send_signal.
+Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int sig = info[1].As<Napi::Number>().Int32Value();
+  long rc = syscall(SYS_pidfd_send_signal, fd, sig, nullptr, 0);
+  return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
+}
+
 Napi::Value CloneSharesMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), capspawn_clone_shares_memory());
 }
@@ -279,6 +299,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));
   exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
   exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
+  exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
+  exports.Set("pidfdSignal", Napi::Function::New<PidfdSignal>(env, "pidfdSignal"));
   exports.Set("PidfdWatch", PidfdWatch::Define(env));
   return exports;
 }

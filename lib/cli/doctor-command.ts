@@ -1,6 +1,7 @@
 import { release } from 'node:os';
 import { parseCapability } from '../capabilities.js';
 import { SpawnGuestError } from '../errors.js';
+import { checkCgroup } from '../placement.js';
 import { planGuest, type GuestPlan } from '../plan-guest.js';
 import { type Check, formatCheck } from './check-report.js';
 import { JSON_FLAG } from './command-line.js';
@@ -81,8 +82,11 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
     caps = await withOptionSources(profile, async () => requested.map((spec, i) => parseCapability(spec, `caps[${i}]`)));
   }
   const limitBoundingSet = profile.options.limitBoundingSet === true;
-  const { cgroup, netns, oomScoreAdj, nice } = profile.options;
-  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, netns, oomScoreAdj, nice } }, creds));
+  const { netns, oomScoreAdj, nice } = profile.options;
+  const checked = await withOptionSources(profile, async () => checkCgroup(profile.options.cgroup));
+  const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
+  const ownCgroup = checked && 'parent' in checked ? checked : undefined;
+  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } }, creds));
   checks.push(await tunCheck(target), await kvmCheck(target), cgroupHierarchyCheck());
 
   const failed = checks.filter((c) => !c.ok).length;

@@ -65,6 +65,7 @@ function explanationJson({ plan, names, env, checks, programPath, exitStatus }: 
     parentDeathSignal: plan.parentDeathSignal === 0 ? null : (signalName(plan.parentDeathSignal) ?? plan.parentDeathSignal),
     placement: {
       cgroup: plan.placement.cgroup ?? null,
+      ownCgroup: plan.placement.ownCgroup ?? null,
       rlimits: Object.fromEntries(plan.placement.rlimits.map((r) => [r.name, { soft: String(r.soft), hard: String(r.hard) }])),
       netns: plan.placement.netns ?? null,
       oomScoreAdj: plan.placement.oomScoreAdj ?? null,
@@ -91,7 +92,11 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
   ];
   if (plan.detached) rows.push(['session', 'new (setsid)']);
   const { cgroup, rlimits, netns, oomScoreAdj, nice } = plan.placement;
-  if (cgroup !== undefined) rows.push(['cgroup', cgroup]);
+  const own = plan.placement.ownCgroup;
+  if (own !== undefined) {
+    const limits = own.limits.map((l) => `${l.file}=${l.text}`).join(', ') || 'no limits';
+    rows.push(['cgroup', `${cgroup} (made for the guest: ${limits}; ${own.keep ? 'kept' : 'removed'} once its tree has exited)`]);
+  } else if (cgroup !== undefined) rows.push(['cgroup', cgroup]);
   if (rlimits.length > 0) rows.push(['rlimits', rlimits.map((r) => `${r.name}=${r.soft}:${r.hard}`).join(', ')]);
   if (netns !== undefined) rows.push(['netns', String(netns)]);
   if (oomScoreAdj !== undefined) rows.push(['oom_score_adj', String(oomScoreAdj)]);

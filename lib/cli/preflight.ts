@@ -1,6 +1,8 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityName, parseCapability } from '../capabilities.js';
+import type { CgroupLimit } from '../cgroup-limits.js';
+import { controllerProblem, readControllerFacts } from '../own-cgroup.js';
 import type { StepName } from '../steps.js';
 import type { Check } from './check-report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
@@ -24,6 +26,8 @@ export interface LaunchRequest {
   /** Placement asked for. */
   placement?: {
     cgroup?: string;
+    /** A cgroup made for the guest under `parent`. */
+    ownCgroup?: { parent: string; limits: readonly CgroupLimit[] };
     netns?: string | number;
     oomScoreAdj?: number;
     nice?: number;
@@ -57,13 +61,33 @@ function cgroupCheck(cgroup: string): Check {
   }
 }
 
+/** A cgroup of the guest's own: this process makes it under the parent and writes its limits, whose controllers the parent must enable for its children. */
+function ownCgroupCheck(own: { parent: string; limits: readonly CgroupLimit[] }): Check {
+  try {
+    accessSync(own.parent, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
+    return { name: 'cgroup', ok: false, step: 'cgroup', code, detail: `cannot create cgroups in ${own.parent} (${code})`, fix: 'give the daemon a delegated cgroup subtree (systemd: Delegate=yes), or run as its owner' };
+  }
+  let problem: Error | undefined;
+  try {
+    problem = controllerProblem(own, readControllerFacts(own.parent));
+  } catch (error) {
+    problem = error as Error;
+  }
+  if (problem) return { name: 'cgroup', ok: false, step: 'cgroup', detail: problem.message, fix: 'enable the controller for the parent\'s children, or drop the limit' };
+  const controllers = [...new Set(own.limits.map((l) => l.controller))].join(', ');
+  return { name: 'cgroup', ok: true, step: 'cgroup', detail: `this process can create cgroups in ${own.parent}${controllers ? ` and write their ${controllers} limits` : ''}` };
+}
+
 /**
  * Placement steps run before the uid change, with this process's capabilities: setns needs
  * CAP_SYS_ADMIN; lowering oom_score_adj needs CAP_SYS_RESOURCE; lowering nice CAP_SYS_NICE.
  */
 function placementChecks(placement: NonNullable<LaunchRequest['placement']>, creds: LauncherCredentials): Check[] {
   const checks: Check[] = [];
-  if (placement.cgroup !== undefined) checks.push(cgroupCheck(placement.cgroup));
+  if (placement.ownCgroup !== undefined) checks.push(ownCgroupCheck(placement.ownCgroup));
+  else if (placement.cgroup !== undefined) checks.push(cgroupCheck(placement.cgroup));
   if (placement.netns !== undefined) {
     checks.push(launcherCapability(SYS_ADMIN, 'setns', 'setns joins the network namespace', true, creds));
   }

@@ -1,0 +1,172 @@
+import { closeSync, existsSync, readdirSync, readFileSync, watch, writeFileSync, type FSWatcher } from 'node:fs';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { NativeAddon } from './native.js';
+import { removeCgroup } from './own-cgroup.js';
+
+/** Switches for the tests; not part of the public API. */
+export const treeTestHooks = { withoutCgroupKill: false };
+
+/** What cgroup.events says: `populated 1\nfrozen 0\n`. */
+function readEvents(dir: string): { populated: boolean; frozen: boolean } | undefined {
+  try {
+    const text = readFileSync(join(dir, 'cgroup.events'), 'latin1');
+    return { populated: /^populated 1$/m.test(text), frozen: /^frozen 1$/m.test(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pids in a cgroup and in every cgroup below it. */
+export function cgroupPids(dir: string): number[] {
+  const pids: number[] = [];
+  const walk = (at: string) => {
+    let text = '';
+    try {
+      text = readFileSync(join(at, 'cgroup.procs'), 'latin1');
+    } catch {
+      return;
+    }
+    for (const line of text.split('\n')) if (line !== '') pids.push(Number(line));
+    for (const entry of readdirSync(at, { withFileTypes: true })) if (entry.isDirectory()) walk(join(at, entry.name));
+  };
+  walk(dir);
+  return pids;
+}
+
+/** Whether /proc/<pid>/cgroup places the process in `path` or below it. */
+export function inCgroup(pid: number, path: string): boolean {
+  try {
+    const line = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'latin1'))?.[1];
+    return line !== undefined && (line === path || line.startsWith(`${path}/`));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A process tree held in a cgroup v2 directory: watched through cgroup.events on the event
+ * loop (inotify, no polling), killed as one, removed once empty unless kept.
+ */
+export class CgroupTree {
+  /** The cgroup directory. */
+  readonly dir: string;
+  /** Settles once no process is left in the cgroup (cgroup.events: populated 0) and it is removed. */
+  readonly exited: Promise<void>;
+
+  #native: NativeAddon;
+  /** The cgroup as /proc/<pid>/cgroup names it: `/capspawn-123-0`. */
+  #path: string;
+  #keep: boolean;
+  #watcher: FSWatcher | undefined;
+  #empty = false;
+  #settle!: () => void;
+  #waiters: (() => boolean)[] = [];
+
+  constructor(native: NativeAddon, dir: string, path: string, keep: boolean) {
+    this.#native = native;
+    this.dir = dir;
+    this.#path = path;
+    this.#keep = keep;
+    this.exited = new Promise((resolve) => (this.#settle = resolve));
+    try {
+      this.#watcher = watch(join(dir, 'cgroup.events'), { persistent: true }, () => this.#changed());
+      this.#watcher.on('error', () => this.#finish());
+    } catch {
+      this.#finish();
+      return;
+    }
+    // A tree that emptied before the watch began is seen here.
+    this.#changed();
+  }
+
+  #changed(): void {
+    if (this.#empty) return;
+    const events = readEvents(this.dir);
+    if (events === undefined || !events.populated) {
+      this.#finish();
+      return;
+    }
+    this.#waiters = this.#waiters.filter((waiter) => !waiter());
+  }
+
+  #finish(): void {
+    if (this.#empty) return;
+    this.#empty = true;
+    this.#watcher?.close();
+    if (!this.#keep) removeCgroup(this.dir);
+    for (const waiter of this.#waiters) waiter();
+    this.#waiters = [];
+    this.#settle();
+  }
+
+  /** Resolves once `done()` holds or the tree is empty; `done` is asked at each cgroup.events change. */
+  #until(done: () => boolean): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter = () => {
+        if (!this.#empty && !done()) return false;
+        resolve();
+        return true;
+      };
+      if (!waiter()) this.#waiters.push(waiter);
+    });
+  }
+
+  /** Whether every process of the tree has exited. */
+  get empty(): boolean {
+    return this.#empty;
+  }
+
+  /** The pids in the tree now. */
+  pids(): number[] {
+    return this.#empty ? [] : cgroupPids(this.dir);
+  }
+
+  /**
+   * Signals every process of the tree. SIGKILL goes through cgroup.kill where the kernel has it
+   * (5.14+); otherwise the cgroup is frozen (no process can fork or exit meanwhile), each
+   * process is signalled through a pidfd opened and then checked to be in the cgroup, so a
+   * reused pid is never hit, and the cgroup is thawed. False when the tree was already empty.
+   */
+  async kill(signal: number): Promise<boolean> {
+    if (this.#empty) return false;
+    const killFile = join(this.dir, 'cgroup.kill');
+    if (signal === osConstants.signals.SIGKILL && !treeTestHooks.withoutCgroupKill && existsSync(killFile)) {
+      writeFileSync(killFile, '1');
+      return true;
+    }
+    const freezeFile = join(this.dir, 'cgroup.freeze');
+    writeFileSync(freezeFile, '1');
+    try {
+      await this.#until(() => readEvents(this.dir)?.frozen === true);
+      for (const pid of this.pids()) {
+        const pidfd = this.#native.pidfdOpen(pid);
+        if (pidfd < 0) continue; // gone already
+        try {
+          if (inCgroup(pid, this.#path)) this.#native.pidfdSignal(pidfd, signal);
+        } finally {
+          closeSync(pidfd);
+        }
+      }
+    } finally {
+      if (!this.#empty) {
+        try {
+          writeFileSync(freezeFile, '0');
+        } catch {
+          // removed meanwhile: nothing left to thaw
+        }
+      }
+    }
+    return true;
+  }
+
+  /** Keeps the event loop alive until the tree has exited (the default). */
+  ref(): void {
+    this.#watcher?.ref();
+  }
+
+  /** Lets the event loop end while the tree still runs. */
+  unref(): void {
+    this.#watcher?.unref();
+  }
+}

@@ -1,0 +1,185 @@
+// A cgroup of the guest's own: made under a parent, the guest's whole tree in it from the first
+// instruction, killed and awaited as one, removed once empty. These hosts offer no controller
+// but hugetlb in their cgroup v2 mount (the rest are on cgroup v1), so limits that need one are
+// checked in the test VM (test/cgroup-limits-vm.privileged.test.ts).
+import { once } from 'node:events';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { treeTestHooks } from '../lib/cgroup-tree.js';
+import { spawnGuest, type Guest, type SpawnGuestOptions } from '../lib/index.js';
+import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
+
+const user = FIXTURE_USERS.guest.name;
+const unified = '/sys/fs/cgroup/unified';
+const cgroupRoot = existsSync(join(unified, 'cgroup.procs')) ? unified : '/sys/fs/cgroup';
+
+/**
+ * A guest that starts a child, a double-forked orphan (its parent exits at once), and a shell
+ * that ignores SIGTERM with a child of its own (an ignored signal stays ignored across execve):
+ * five processes once it prints "ready".
+ */
+const TREE_SCRIPT = `sleep 300 &
+(sleep 300 &)
+sh -c 'trap "" TERM; sleep 300 & wait' &
+echo ready
+wait`;
+
+/** Waits until `check()` holds, asking every 20 ms, at most `tries` times. */
+async function until(check: () => boolean, tries = 500): Promise<boolean> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return check();
+}
+
+/** Live (not zombie) processes among `pids`. */
+function alive(pids: readonly number[]): number[] {
+  return pids.filter((pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+    } catch {
+      return false;
+    }
+  });
+}
+
+function procsOf(dir: string): number[] {
+  return readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
+}
+
+describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates cgroups)`, () => {
+  const parent = join(cgroupRoot, `capspawn-test-tree-${process.pid}`);
+  const started: Guest[] = [];
+
+  async function tree(options: Partial<SpawnGuestOptions> = {}): Promise<{ guest: Guest; pids: number[] }> {
+    const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], { user, cgroup: { parent }, stdio: ['ignore', 'pipe', 'inherit'], ...options });
+    started.push(guest);
+    await once(guest.stdout!, 'data');
+    expect(await until(() => procsOf(guest.cgroup!).length === 5)).toBe(true);
+    return { guest, pids: procsOf(guest.cgroup!) };
+  }
+
+  beforeAll(() => mkdirSync(parent));
+  afterEach(async () => {
+    treeTestHooks.withoutCgroupKill = false;
+    for (const guest of started.splice(0)) {
+      await guest.killTree().catch(() => false);
+      await guest.treeExited;
+    }
+  });
+  afterAll(() => {
+    for (const entry of readdirSync(parent, { withFileTypes: true })) if (entry.isDirectory()) rmdirSync(join(parent, entry.name));
+    rmdirSync(parent);
+  });
+
+  it('makes PARENT/capspawn-<pid>-<n> and starts the guest in it: guest.cgroup is its path', async () => {
+    const { guest, pids } = await tree();
+    expect(guest.cgroup).toMatch(new RegExp(`^${parent}/capspawn-${process.pid}-\\d+$`));
+    const path = `/${guest.cgroup!.slice(cgroupRoot.length + 1)}`;
+    for (const pid of pids) expect(readFileSync(`/proc/${pid}/cgroup`, 'latin1')).toContain(`0::${path}\n`);
+  });
+
+  it('killTree() ends the guest, its children, a double-forked orphan and a SIGTERM ignorer; treeExited resolves; the directory is gone', async () => {
+    const { guest, pids } = await tree();
+    const dir = guest.cgroup!;
+    expect(await guest.killTree()).toBe(true);
+    await guest.treeExited;
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await guest.killTree()).toBe(false);
+  });
+
+  it('without cgroup.kill (forced), freezes, signals each process through a pidfd and thaws: the same result', async () => {
+    treeTestHooks.withoutCgroupKill = true;
+    const { guest, pids } = await tree();
+    const dir = guest.cgroup!;
+    expect(await guest.killTree('SIGKILL')).toBe(true);
+    await guest.treeExited;
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it("killTree('SIGTERM') reaches every process (frozen meanwhile, then thawed): only the ignorer and its child stay", async () => {
+    const { guest, pids } = await tree();
+    expect(await guest.killTree('SIGTERM')).toBe(true);
+    await guest.exited;
+    expect(await until(() => procsOf(guest.cgroup!).length === 2)).toBe(true);
+    expect(readFileSync(join(guest.cgroup!, 'cgroup.events'), 'latin1')).toContain('frozen 0');
+    expect(alive(pids)).toHaveLength(2);
+    await guest.killTree();
+    await guest.treeExited;
+    expect(alive(pids)).toEqual([]);
+  });
+
+  it('disposal ends the whole tree, SIGKILL forceKillAfter after the SIGTERM it ignores, and waits for treeExited', { timeout: 60_000 }, async () => {
+    const { guest, pids } = await tree({ forceKillAfter: 500 });
+    const dir = guest.cgroup!;
+    await guest[Symbol.asyncDispose]();
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('keep: true leaves the empty directory; a name given is used as is', async () => {
+    const name = `kept-${process.pid}`;
+    const guest = await spawnGuest('/bin/true', [], { user, cgroup: { parent, name, keep: true }, stdio: 'ignore' });
+    expect(guest.cgroup).toBe(join(parent, name));
+    await guest.treeExited;
+    expect(existsSync(join(parent, name))).toBe(true);
+    expect(procsOf(join(parent, name))).toEqual([]);
+    rmdirSync(join(parent, name));
+  });
+
+  it('refuses a name that exists, creating nothing', async () => {
+    const name = `taken-${process.pid}`;
+    mkdirSync(join(parent, name));
+    try {
+      await expect(spawnGuest('/bin/true', [], { user, cgroup: { parent, name }, stdio: 'ignore' })).rejects.toMatchObject({
+        name: 'SpawnGuestError',
+        code: 'EEXIST',
+        step: 'cgroup',
+        syscall: 'mkdir',
+        path: join(parent, name),
+      });
+    } finally {
+      rmdirSync(join(parent, name));
+    }
+    expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  });
+
+  it('removes the cgroup it made when the launch fails in the child', async () => {
+    await expect(spawnGuest('/bin/true', [], { user, cwd: '/root', cgroup: { parent }, stdio: 'ignore' })).rejects.toMatchObject({ step: 'chdir' });
+    expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  });
+
+  it('names a controller the parent lacks, and how to get it, before creating anything', async () => {
+    const controllers = readFileSync(join(parent, 'cgroup.controllers'), 'latin1');
+    if (controllers.includes('pids')) return; // a pure cgroup v2 host: the VM test covers this case
+    await expect(spawnGuest('/bin/true', [], { user, cgroup: { parent, limits: { 'pids.max': 16 } }, stdio: 'ignore' })).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER',
+      option: 'cgroup.limits.pids.max',
+      message: expect.stringMatching(/pids controller.*cgroup_no_v1=pids/s),
+    });
+    expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  });
+
+  it('killTree of a guest without a cgroup of its own or a session is a clear error; a detached one signals its process group', async () => {
+    const plain = await spawnGuest('/bin/sleep', ['300'], { user, stdio: 'ignore' });
+    await expect(plain.killTree()).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_NO_TREE', message: expect.stringContaining('cgroup: { parent }') });
+    expect(plain.treeExited).toBeNull();
+    plain.kill('SIGKILL');
+    await plain.exited;
+
+    const detached = await spawnGuest('/bin/sh', ['-c', 'sleep 300 & echo $!; wait'], { user, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const [line] = (await once(detached.stdout!, 'data')) as [Buffer];
+    const child = Number(line.toString().trim());
+    expect(await detached.killTree('SIGKILL')).toBe(true);
+    await detached.exited;
+    expect(await until(() => alive([child]).length === 0)).toBe(true);
+    expect(await detached.killTree()).toBe(false);
+  });
+});
