@@ -1,7 +1,8 @@
 // The CLI's placement flags: --cgroup, --rlimit, --netns, --oom-score-adj, --nice.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { ensureCliBuilt, runCli } from './support/cli.js';
@@ -40,11 +41,26 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     expect(placement).toEqual({
       cgroup,
       rlimits: { core: { soft: '0', hard: '0' }, nofile: { soft: '512', hard: '1024' } },
+      ownCgroup: null,
       netns,
       oomScoreAdj: null,
       nice: 4,
     });
     expect(childrenOf()).toEqual([]);
+  });
+
+  it('explains and checks a cgroup of the guest\'s own from a config file, making nothing', async () => {
+    const config = join(mkdtempSync(join(tmpdir(), 'capspawn-cli-')), 'guest.json');
+    writeFileSync(config, JSON.stringify({ user, cgroup: { parent: cgroup, limits: { 'hugetlb.2MB.max': 0 } } }));
+    const explained = await runCli(['explain', '--config', config, '--', '/bin/true']);
+    expect(explained.stdout).toContain(`cgroup        ${cgroup}/capspawn-<pid>-<n> (made for the guest: hugetlb.2MB.max=0; removed once its tree has exited)`);
+    const doctor = await runCli(['doctor', '--json', '--config', config]);
+    const check = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'cgroup');
+    // These hosts keep hugetlb in cgroup v2 but the root does not enable it for its children.
+    const enabled = readFileSync(join(cgroup, 'cgroup.subtree_control'), 'latin1').includes('hugetlb');
+    expect(check).toMatchObject(enabled ? { ok: true } : { ok: false, detail: expect.stringContaining('hugetlb controller') });
+    expect(readdirSync(cgroup, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+    rmSync(dirname(config), { recursive: true });
   });
 
   it.each([
