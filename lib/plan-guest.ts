@@ -5,6 +5,7 @@ import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
 import { RLIM_INFINITY, RLIMIT_RESOURCES, type RlimitName } from './placement.js';
+import { guestSecurebits } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
 
 /** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
@@ -44,6 +45,8 @@ export interface GuestPlan {
   limitBoundingSet: boolean;
   /** The parent-death signal number, 0 for none. */
   parentDeathSignal: number;
+  /** The securebits the guest runs with (prctl PR_GET_SECUREBITS): this process's, plus SECBIT_NOROOT (locked) for uid 0. */
+  securebits: number;
   /** Where the guest will run; fields are absent when the option was not given. */
   placement: {
     /** The cgroup v2 directory the guest starts in (for one of its own: `PARENT/capspawn-<pid>-<n>` until it is made). */
@@ -95,7 +98,7 @@ export async function planGuest(
 ): Promise<GuestPlan> {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
   const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
-  const { options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
+  const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
   const caps = capabilityHex(capabilityMask(options.caps));
   const cgroup = options.cgroup;
   const ids = (id: number) => `${id}\t${id}\t${id}\t${id}`;
@@ -115,6 +118,7 @@ export async function planGuest(
     noNewPrivileges: options.noNewPrivileges,
     limitBoundingSet: options.limitBoundingSet,
     parentDeathSignal: options.parentDeathSignal,
+    securebits: guestSecurebits(native.securebits(), identity.uid),
     placement: {
       cgroup: cgroup === undefined ? undefined : 'dir' in cgroup ? cgroup.dir : `${cgroup.parent}/${cgroup.name ?? 'capspawn-<pid>-<n>'}`,
       ownCgroup: cgroup && 'parent' in cgroup ? { parent: cgroup.parent, limits: cgroup.limits, keep: cgroup.keep } : undefined,

@@ -39,6 +39,20 @@ export interface LaunchPlan {
   testKillBeforeVerify: boolean;
 }
 
+/** Bits of prctl(PR_GET_SECUREBITS), from linux/securebits.h. */
+export const SECBIT_NOROOT = 1 << 0;
+export const SECBIT_NOROOT_LOCKED = 1 << 1;
+export const SECBIT_KEEP_CAPS = 1 << 4;
+
+/**
+ * The securebits a guest of `uid` runs with, given this process's: inherited, plus
+ * SECBIT_NOROOT (locked) for uid 0, which the child adds to them; execve clears
+ * SECBIT_KEEP_CAPS.
+ */
+export function guestSecurebits(own: number, uid: number): number {
+  return (own | (uid === 0 ? SECBIT_NOROOT | SECBIT_NOROOT_LOCKED : 0)) & ~SECBIT_KEEP_CAPS;
+}
+
 /** Switches for the fault tests; not part of the public API. */
 export const testHooks = { killBeforeVerify: false };
 
@@ -126,7 +140,7 @@ export function buildLaunchPlan(
     caps,
     capLastCap,
     limitBoundingSet: options.limitBoundingSet,
-    // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again.
+    // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again (guestSecurebits).
     noRoot: identity.uid === 0,
     noNewPrivileges: options.noNewPrivileges,
     newSession: options.detached,

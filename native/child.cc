@@ -69,7 +69,7 @@ struct Child {
   bool wants_cap(int cap) const { return (plan->caps[cap / 32] >> (cap % 32)) & 1U; }
 };
 
-bool verify_credentials(const Child& c, int* item, int* err);
+bool verify_credentials(const Child& c, long securebits, int* item, int* err);
 bool verify_placement(const Child& c, int* item, int* err);
 
 size_t length(const char* s) {
@@ -197,11 +197,17 @@ int capspawn_child_main(void* raw) {
       if (syscall(SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) c.fail(errno, cap);
     }
   }
+  long securebits = -1;  // what verify expects, when set here
   if (p->no_root) {
     // Without SECBIT_NOROOT, execve gives uid 0 the whole bounding set back (capabilities(7)).
+    // Added to the bits this process has, never in their place: a locked bit cannot be cleared
+    // (EPERM), and an unlocked one (SECBIT_NO_CAP_AMBIENT_RAISE, ...) reaches a uid 0 guest as it
+    // reaches any other.
     c.enter(STEP_SECUREBITS);
-    if (syscall(SYS_prctl, PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0)
-      c.fail(errno);
+    securebits = syscall(SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0);
+    if (securebits < 0) c.fail(errno);
+    securebits |= SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
+    if (syscall(SYS_prctl, PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) c.fail(errno);
   }
 
   // Leaving uid 0 clears the permitted set unless KEEPCAPS is on (capabilities(7), "Effect of
@@ -253,7 +259,7 @@ int capspawn_child_main(void* raw) {
   if (p->test_kill_before_verify) syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
   int item = 0;
   int err = 0;
-  if (!verify_credentials(c, &item, &err)) c.fail(err, item);
+  if (!verify_credentials(c, securebits, &item, &err)) c.fail(err, item);
   if (!verify_placement(c, &item, &err)) c.fail(err, item);
 
   // Nothing but the stdio plan crosses execve. Close-on-exec rather than close: the report
@@ -297,7 +303,7 @@ int capspawn_child_main(void* raw) {
 
 namespace {
 
-bool verify_credentials(const Child& c, int* item, int* err) {
+bool verify_credentials(const Child& c, long securebits, int* item, int* err) {
   const ChildPlan* p = c.plan;
   *err = 0;
 
@@ -354,11 +360,12 @@ bool verify_credentials(const Child& c, int* item, int* err) {
     if (syscall(SYS_prctl, PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) return false;
   }
 
-  if (p->no_root) {
+  if (securebits >= 0) {
+    // Exactly the bits set above; SECBIT_KEEP_CAPS is the keepcaps step's, and execve clears it.
     *item = VERIFY_SECUREBITS;
     long bits = syscall(SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0);
-    const long want = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED;
-    if (bits < 0 || (bits & want) != want) return false;
+    if (bits < 0) return *err = errno, false;
+    if ((bits | SECBIT_KEEP_CAPS) != (securebits | SECBIT_KEEP_CAPS)) return false;
   }
 
   if (p->pdeath_signal != 0) {

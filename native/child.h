@@ -32,7 +32,7 @@ struct ChildPlan {
   uint32_t caps[2];
   int cap_last_cap;
   bool limit_bounding_set;  // drop every capability not in caps from the bounding set
-  bool no_root;             // SECBIT_NOROOT (locked): uid 0 targets keep only caps across execve
+  bool no_root;             // add SECBIT_NOROOT (locked) to the securebits: uid 0 targets keep only caps across execve
   bool no_new_privs;
 
   // Placement, set before the credential change (each needs a capability the change drops).

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeOptions } from '../lib/options.js';
-import { buildLaunchPlan, MAX_ARG_STRLEN, nulBlock } from '../lib/plan.js';
+import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock } from '../lib/plan.js';
 
 const identity = { uid: 1000, gid: 990, groups: [104, 990], user: null };
 const plan = (options: object, env = new Map([['PATH', '/usr/bin']]), args: string[] = []) =>
@@ -24,6 +24,13 @@ describe('buildLaunchPlan', () => {
   it('sets SECBIT_NOROOT for a uid 0 target, so execve gives it only the asked capabilities', () => {
     const p = buildLaunchPlan(normalizeOptions('/bin/true', [], { user: 0, allowRoot: true }), { ...identity, uid: 0 }, new Map(), ['/bin/true'], 40);
     expect(p.noRoot).toBe(true);
+  });
+
+  it("gives a guest the daemon's securebits, SECBIT_NOROOT (locked) added for uid 0, SECBIT_KEEP_CAPS cleared by execve", () => {
+    expect(guestSecurebits(0x40, 0)).toBe(0x43);
+    expect(guestSecurebits(0xc0, 0)).toBe(0xc3);
+    expect(guestSecurebits(0x40, 1000)).toBe(0x40);
+    expect(guestSecurebits(0x30, 1000)).toBe(0x20);
   });
 
   it('plans pipes by direction, /dev/null for ignored stdio and closes ignored extra slots', () => {

@@ -6,7 +6,7 @@ import { exitStatusForFailure } from './exit-status.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
 import { EXIT_STATUS_HELP, renderHelp } from './help.js';
 import { groupNames, namedId } from './id-names.js';
-import { readLauncherCredentials } from './launcher-credentials.js';
+import { describeSecurebits, readLauncherCredentials } from './launcher-credentials.js';
 import { launchChecks } from './preflight.js';
 import { withOptionSources } from './report-error.js';
 import { looksSecret, printableEnvironment } from './secrets.js';
@@ -63,6 +63,7 @@ function explanationJson({ plan, names, env, checks, programPath, exitStatus }: 
     noNewPrivileges: plan.noNewPrivileges,
     limitBoundingSet: plan.limitBoundingSet,
     parentDeathSignal: plan.parentDeathSignal === 0 ? null : (signalName(plan.parentDeathSignal) ?? plan.parentDeathSignal),
+    securebits: plan.securebits,
     placement: {
       cgroup: plan.placement.cgroup ?? null,
       ownCgroup: plan.placement.ownCgroup ?? null,
@@ -89,6 +90,7 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
     ['no_new_privs', plan.noNewPrivileges ? 'set' : 'not set by capspawn'],
     ['bounding set', plan.limitBoundingSet ? 'limited to the capabilities above' : "inherited from this process"],
     ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : (signalName(plan.parentDeathSignal) ?? String(plan.parentDeathSignal))],
+    ['securebits', describeSecurebits(plan.securebits)],
   ];
   if (plan.detached) rows.push(['session', 'new (setsid)']);
   const { cgroup, rlimits, netns, oomScoreAdj, nice } = plan.placement;

@@ -36,6 +36,8 @@ export interface Inspection {
   ppid: number;
   sid: number;
   pid: number;
+  /** prctl(PR_GET_SECUREBITS) */
+  securebits: number;
 }
 
 export function inspectPath(): string {
@@ -61,11 +63,12 @@ export const daemonScript = new URL('./daemon.mjs', import.meta.url).pathname;
 
 /**
  * Runs test/support/daemon.mjs with a job, under a launcher that reduces its privileges:
- * `['setpriv', ...options]`, or the inspector's `securebits` mode.
+ * `['setpriv', ...options]`, `['capsh', ...options]`, or the inspector's `securebits` mode.
  */
 export function runDaemon(launcher: string[], job: unknown, env: NodeJS.ProcessEnv = process.env): Promise<DaemonResult> {
   const [command, ...options] = launcher.length > 0 ? launcher : ['env'];
-  const argv = [...options, ...(command === 'setpriv' ? ['--'] : []), process.execPath, daemonScript, JSON.stringify(job)];
+  const node = command === 'capsh' ? [`--shell=${process.execPath}`, '--'] : [...(command === 'setpriv' ? ['--'] : []), process.execPath];
+  const argv = [...options, ...node, daemonScript, JSON.stringify(job)];
   return new Promise((resolve, reject) => {
     execFile(command, argv, { env, encoding: 'utf8' }, (error, stdout, stderr) => {
       try {

@@ -1,5 +1,6 @@
 /* What a guest sees of itself, printed for the privileged tests.
- *   inspect                 JSON: /proc/self/status lines, open fds, environ (hex), cwd, umask
+ *   inspect                 JSON: /proc/self/status lines, open fds, environ (hex), cwd, umask,
+ *                           securebits
  *   inspect tap TUNPATH     create a non-persistent TAP through TUNPATH; prints "ok" or the errno name
  *   inspect sleep SECONDS   sleep, then exit 0
  *   inspect exit CODE       exit with CODE
@@ -101,6 +102,7 @@ int main(int argc, char **argv) {
   mode_t mask = umask(0);
   printf("\",\"cwd\":");
   json_string(getcwd(cwd, sizeof cwd) ? cwd : "");
-  printf(",\"umask\":%u,\"ppid\":%d,\"sid\":%d,\"pid\":%d}\n", (unsigned)mask, (int)getppid(), (int)getsid(0), (int)getpid());
+  printf(",\"umask\":%u,\"ppid\":%d,\"sid\":%d,\"pid\":%d,\"securebits\":%d}\n", (unsigned)mask, (int)getppid(), (int)getsid(0), (int)getpid(),
+         prctl(PR_GET_SECUREBITS, 0, 0, 0, 0));
   return 0;
 }
