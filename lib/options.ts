@@ -21,8 +21,20 @@ import type { OwnCgroupRequest } from './own-cgroup.js';
 /** A user or group: a name looked up through NSS, or a numeric id used as is. */
 export type IdSpec = string | number;
 
-/** One stdio slot, as for child_process.spawn. */
-export type StdioSpec = 'pipe' | 'inherit' | 'ignore' | number | Readable | Writable | null | undefined;
+/**
+ * A log file for a stdio slot, opened by this process before the launch (the guest needs no
+ * right on it or its directory). For stdout and stderr: created with `mode` (default 0o640) when
+ * missing, truncated unless `append`; one path for both is opened once, so they share one file
+ * description and their lines stay in order. For stdin: read from.
+ */
+export interface StdioFile {
+  file: string;
+  append?: boolean;
+  mode?: number;
+}
+
+/** One stdio slot, as for child_process.spawn, or a file. */
+export type StdioSpec = 'pipe' | 'inherit' | 'ignore' | number | Readable | Writable | StdioFile | null | undefined;
 
 /** Options of {@link spawnGuest}. Only `user` is required. */
 export interface SpawnGuestOptions {
@@ -97,12 +109,14 @@ export interface SpawnGuestOptions {
   nice?: number;
 }
 
-export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd';
+export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd' | 'file';
 
 export interface StdioSlotPlan {
   kind: StdioKind;
   /** For `fd`: the parent's descriptor to copy; for `inherit`: the slot number. */
   fd: number;
+  /** For `file`: what to open, just before the launch (lib/stdio-files.ts). */
+  file?: { path: string; append: boolean; mode: number };
 }
 
 /** The options after type and range checks, before any lookup. */
@@ -244,13 +258,36 @@ function checkStdioSlot(spec: unknown, slot: number): StdioSlotPlan {
     if (!Number.isInteger(spec) || spec < 0 || spec > 2 ** 31 - 1) throw outOfRange(option, 'a file descriptor', spec);
     return { kind: 'fd', fd: spec };
   }
+  if (typeof spec === 'object' && 'file' in spec) return { kind: 'file', fd: -1, file: checkStdioFile(spec as Record<string, unknown>, slot) };
   if (typeof spec === 'object') {
     const stream = spec as { fd?: unknown; _handle?: { fd?: unknown } };
     const fd = typeof stream.fd === 'number' ? stream.fd : stream._handle?.fd;
     if (typeof fd === 'number' && fd >= 0) return { kind: 'fd', fd };
     throw invalidValue(option, 'must be a stream with an open file descriptor', spec);
   }
-  throw invalidType(option, "'pipe', 'inherit', 'ignore', a file descriptor or a stream", spec);
+  throw invalidType(option, "'pipe', 'inherit', 'ignore', a file descriptor, a stream or { file }", spec);
+}
+
+/** Mode of a log file capspawn creates, unless `mode` says otherwise. */
+export const DEFAULT_LOG_MODE = 0o640;
+
+function checkStdioFile(spec: Record<string, unknown>, slot: number): { path: string; append: boolean; mode: number } {
+  const option = `stdio[${slot}]`;
+  for (const key of Object.keys(spec)) {
+    if (key !== 'file' && key !== 'append' && key !== 'mode') throw invalidValue(`${option}.${key}`, 'is not a key of a stdio file (file, append, mode)', spec[key]);
+  }
+  const path = checkString(spec.file, `${option}.file`, { allowEmpty: false });
+  if (slot === 0 && (spec.append !== undefined || spec.mode !== undefined)) {
+    throw invalidValue(option, 'reads its file: append and mode are for files the guest writes', spec);
+  }
+  const append = checkBoolean(spec.append, `${option}.append`);
+  let mode = DEFAULT_LOG_MODE;
+  if (spec.mode !== undefined) {
+    if (typeof spec.mode !== 'number') throw invalidType(`${option}.mode`, 'a file mode such as 0o640', spec.mode);
+    if (!Number.isInteger(spec.mode) || spec.mode < 0 || spec.mode > 0o7777) throw outOfRange(`${option}.mode`, 'a file mode from 0 to 0o7777', spec.mode);
+    mode = spec.mode;
+  }
+  return { path, append, mode };
 }
 
 /** Checks and normalises every option; looks nothing up and spawns nothing. */

@@ -4,7 +4,8 @@ import { Guest } from './guest.js';
 import { ngroupsMax } from './identity.js';
 import { launchFailure } from './launch-error.js';
 import { loadNative, type LaunchAnswer } from './native.js';
-import { createOwnCgroup, removeCgroup } from './own-cgroup.js';
+import { createOwnCgroup, removeCgroup, type OwnCgroup } from './own-cgroup.js';
+import { openStdioFiles } from './stdio-files.js';
 import type { SpawnGuestOptions } from './options.js';
 import { argumentSpaceLimit, buildLaunchPlan } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
@@ -58,11 +59,14 @@ export async function spawnGuest(
     const signal = (rawOptions as { signal?: unknown } | undefined)?.signal;
     if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
     const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
-    const plan = buildLaunchPlan(options, identity, environment, candidates, capLastCap());
-    const own = options.cgroup && 'parent' in options.cgroup ? createOwnCgroup(options.cgroup, context.spawnargs) : undefined;
+    const files = openStdioFiles(options.stdio, context.spawnargs);
+    let own: OwnCgroup | undefined;
     let answer: LaunchAnswer;
     try {
-      if (own) {
+      const planned = files.stdio === options.stdio ? options : { ...options, stdio: files.stdio };
+      const plan = buildLaunchPlan(planned, identity, environment, candidates, capLastCap());
+      if (options.cgroup && 'parent' in options.cgroup) {
+        own = createOwnCgroup(options.cgroup, context.spawnargs);
         plan.cgroup = own;
         context.cgroupProcs = own.procs;
       }
@@ -71,6 +75,8 @@ export async function spawnGuest(
     } catch (error) {
       if (own) removeCgroup(own.dir);
       throw error;
+    } finally {
+      files.close();
     }
     const cgroup = own ? { ...own, own: true } : options.cgroup && 'procs' in options.cgroup ? { ...options.cgroup, own: false, keep: true } : undefined;
 

@@ -161,7 +161,26 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
   },
   { flag: 'oom-score-adj', option: 'oomScoreAdj', valueName: 'N', help: "the guest's oom_score_adj, -1000 to 1000", toOption: integerFromFlag('oom-score-adj') },
   { flag: 'nice', option: 'nice', valueName: 'N', help: "the guest's nice value, -20 to 19", toOption: integerFromFlag('nice') },
+  { flag: 'stdout', option: 'stdio', valueName: 'FILE', help: "write the guest's stdout to FILE (made 0640, truncated)", toOption: (v) => [undefined, { file: v }] },
+  { flag: 'stderr', option: 'stdio', valueName: 'FILE', help: "write the guest's stderr to FILE (the same as --stdout: shared)", toOption: (v) => [undefined, undefined, { file: v }] },
+  { flag: 'append', option: 'stdio', help: 'append to the --stdout and --stderr files instead of truncating', toOption: () => [{ append: true }] },
 ];
+
+/**
+ * --stdout, --stderr and --append together: `[stdin, stdout, stderr]` where a slot is a
+ * `{ file, append? }` from these flags or undefined (capspawn run inherits it).
+ */
+export function stdioFromFlags(current: unknown, fromFlag: unknown): unknown[] {
+  const slots = Array.isArray(current) ? [...(current as unknown[])] : [];
+  const [first, ...rest] = fromFlag as Record<string, unknown>[];
+  if (first?.append === true && rest.length === 0) {
+    return slots.map((slot) => (slot !== null && typeof slot === 'object' && 'file' in slot ? { ...slot, append: true } : slot));
+  }
+  (fromFlag as unknown[]).forEach((slot, index) => {
+    if (slot !== undefined) slots[index] = slot;
+  });
+  return slots;
+}
 
 /** The flag that sets `option`, for messages about it: `--groups` for `supplementaryGroups`. */
 export function flagForOption(option: string): string | undefined {

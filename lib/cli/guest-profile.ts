@@ -1,7 +1,7 @@
 import type { SpawnGuestOptions } from '../options.js';
 import type { CommandLine } from './command-line.js';
 import type { ConfigFile } from './config-file.js';
-import { flagForOption, GUEST_FLAGS } from './guest-flags.js';
+import { flagForOption, GUEST_FLAGS, stdioFromFlags } from './guest-flags.js';
 import { UsageError } from './usage-error.js';
 
 /** The spawnGuest options of one invocation, and where each came from. */
@@ -36,11 +36,12 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     if (value === undefined) continue;
     const option = spec.option;
     const fromFlag = spec.toOption(value);
-    fromFlags.add(option);
     if (option === 'env' && isRecord(fileFields.env)) options.env = { ...fileFields.env, ...(fromFlag as object) };
     else if (option === 'passEnv' && Array.isArray(fileFields.passEnv)) options.passEnv = [...fileFields.passEnv, ...(fromFlag as string[])];
+    else if (option === 'stdio') options.stdio = stdioFromFlags(fromFlags.has('stdio') ? options.stdio : undefined, fromFlag);
     else if (fromFlag === undefined) delete options[option];
     else options[option] = fromFlag;
+    fromFlags.add(option);
   }
   if (userRequired && options.user === undefined) {
     throw new UsageError(`no user given: pass --user USER${config ? `, or set "user" in ${config.path}` : ''}`);

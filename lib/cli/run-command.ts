@@ -1,5 +1,6 @@
 import { constants as osConstants } from 'node:os';
 import type { Guest } from '../guest.js';
+import type { SpawnGuestOptions, StdioSpec } from '../options.js';
 import { spawnGuest } from '../spawn-guest.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
 import { EXIT_STATUS_HELP, renderHelp } from './help.js';
@@ -12,7 +13,7 @@ const RUN_HELP = renderHelp({
   usage: ['capspawn [run] [OPTIONS] [--] PROGRAM [ARGS...]'],
   description:
     'Runs PROGRAM as another user with exactly the groups and ambient capabilities asked for, ' +
-    'verified in the child before execve. stdio is inherited; SIGINT, SIGTERM and SIGHUP are passed on ' +
+    'verified in the child before execve. stdio is inherited (--stdout and --stderr send output to files); SIGINT, SIGTERM and SIGHUP are passed on ' +
     "to PROGRAM, and capspawn exits with PROGRAM's status. Options end at -- or at the first word that is not one.",
   flags: [{ title: 'Options', flags: GUEST_OPTION_FLAGS }],
   examples: [
@@ -29,6 +30,15 @@ export function exitStatusOf(exit: { code: number | null; signal: NodeJS.Signals
   return exit.code ?? 128 + (exit.signal ? osConstants.signals[exit.signal] : 0);
 }
 
+/** stdio of `capspawn run`: inherited, except the slots --stdout, --stderr (or the config's `{ file }` slots) send to files. */
+function logFilesOrInherit(stdio: SpawnGuestOptions['stdio']): StdioSpec[] {
+  const slots = Array.isArray(stdio) ? stdio : [];
+  return [0, 1, 2].map((slot) => {
+    const spec: unknown = slots[slot];
+    return spec !== null && typeof spec === 'object' && 'file' in spec ? (spec as StdioSpec) : 'inherit';
+  });
+}
+
 async function runGuest({ profile, program }: Parameters<GuestCommand['execute']>[0]): Promise<number> {
 
   // Listen before spawning: a signal that arrives while the guest starts is delivered to it
@@ -39,7 +49,7 @@ async function runGuest({ profile, program }: Parameters<GuestCommand['execute']
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
     const [file, ...args] = program;
-    guest = await withOptionSources(profile, () => spawnGuest(file, args, { ...profile.options, stdio: 'inherit' }));
+    guest = await withOptionSources(profile, () => spawnGuest(file, args, { ...profile.options, stdio: logFilesOrInherit(profile.options.stdio) }));
     for (const signal of pending) guest.kill(signal);
     return exitStatusOf(await guest.exited);
   } finally {

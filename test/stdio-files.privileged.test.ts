@@ -1,0 +1,105 @@
+// stdio slots as log files: { file, append?, mode? }, opened by the daemon before the launch.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnGuest, type SpawnGuestOptions } from '../lib/index.js';
+import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from './support/fixtures.js';
+import { ensureCliBuilt, runCli } from './support/cli.js';
+
+const user = FIXTURE_USERS.guest.name;
+
+describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
+  let dir: string;
+  beforeAll(() => {
+    ensureCliBuilt();
+    // Only root may enter it: the guest writes its logs through the descriptors alone.
+    dir = mkdtempSync(join(tmpdir(), 'capspawn-logs-'));
+    mkdirSync(join(dir, 'private'), 0o700);
+  });
+  afterAll(() => rmSync(dir, { recursive: true }));
+
+  async function sh(script: string, stdio: SpawnGuestOptions['stdio']) {
+    const guest = await spawnGuest('/bin/sh', ['-c', script], { user, stdio });
+    return guest.exited;
+  }
+
+  it('writes stdout to a file in a directory the guest cannot enter, created 0640', async () => {
+    const log = join(dir, 'private', 'out.log');
+    expect(await sh('echo hello; ls /proc/self/fd/1 >/dev/null && test ! -w ' + join(dir, 'private') + ' && echo no-access', ['ignore', { file: log }, 'ignore'])).toEqual({ code: 0, signal: null });
+    expect(readFileSync(log, 'utf8')).toBe('hello\nno-access\n');
+    expect(statSync(log).mode & 0o7777).toBe(0o640);
+  });
+
+  it('creates with exactly the mode asked for, whatever this process umask is', async () => {
+    const log = join(dir, 'wide.log');
+    const old = process.umask(0o077);
+    try {
+      await sh('echo x', ['ignore', { file: log, mode: 0o664 }, 'ignore']);
+    } finally {
+      process.umask(old);
+    }
+    expect(statSync(log).mode & 0o7777).toBe(0o664);
+  });
+
+  it('truncates an existing file, unless append', async () => {
+    const log = join(dir, 'again.log');
+    writeFileSync(log, 'old line that is long\n');
+    await sh('echo new', ['ignore', { file: log }, 'ignore']);
+    expect(readFileSync(log, 'utf8')).toBe('new\n');
+    await sh('echo more', ['ignore', { file: log, append: true }, 'ignore']);
+    expect(readFileSync(log, 'utf8')).toBe('new\nmore\n');
+  });
+
+  it('one path for stdout and stderr is one open file description: lines stay in order', async () => {
+    const log = join(dir, 'both.log');
+    await sh('echo 1; echo 2 >&2; echo 3; echo 4 >&2; grep ^pos: /proc/self/fdinfo/2', ['ignore', { file: log }, { file: log }]);
+    // Two descriptions would each start at offset 0 and overwrite each other.
+    expect(readFileSync(log, 'utf8')).toBe('1\n2\n3\n4\npos:\t8\n');
+  });
+
+  it('{ file } on stdin is read', async () => {
+    const input = join(dir, 'in.txt');
+    const log = join(dir, 'cat.log');
+    writeFileSync(input, 'from the file\n');
+    await sh('cat', [{ file: input }, { file: log }, 'ignore']);
+    expect(readFileSync(log, 'utf8')).toBe('from the file\n');
+  });
+
+  it('a file that cannot be opened is a SpawnGuestError at step open, before anything is spawned, with nothing left open', async () => {
+    const before = openFds();
+    await expect(sh('echo', ['ignore', { file: join(dir, 'ok.log') }, { file: join(dir, 'missing', 'err.log') }])).rejects.toMatchObject({
+      name: 'SpawnGuestError',
+      step: 'open',
+      syscall: 'open',
+      code: 'ENOENT',
+      path: join(dir, 'missing', 'err.log'),
+      option: 'stdio[2]',
+    });
+    await expect(sh('cat', [{ file: join(dir, 'no-input') }, 'ignore', 'ignore'])).rejects.toMatchObject({ step: 'open', code: 'ENOENT', option: 'stdio[0]' });
+    await expect(sh('echo', ['ignore', { file: join(dir, 'a.log') }, { file: join(dir, 'a.log'), append: true }])).rejects.toMatchObject({ option: 'stdio[2].append' });
+    expect(openFds()).toEqual(before);
+    expect(childrenOf()).toEqual([]);
+  });
+
+  it.each([
+    [[{ file: '/tmp/in', append: true }], 'stdio[0]'],
+    [['ignore', { file: '' }], 'stdio[1].file'],
+    [['ignore', { file: '/tmp/x', mode: 0o10000 }], 'stdio[1].mode'],
+    [['ignore', { file: '/tmp/x', mode: '640' }], 'stdio[1].mode'],
+    [['ignore', { file: '/tmp/x', truncate: true }], 'stdio[1].truncate'],
+  ])('refuses %j at %s', async (stdio, option) => {
+    await expect(spawnGuest('/bin/true', [], { user, stdio: stdio as never })).rejects.toMatchObject({ option });
+  });
+
+  it('capspawn --stdout FILE --stderr FILE --append', async () => {
+    const log = join(dir, 'cli.log');
+    writeFileSync(log, 'kept\n');
+    const out = await runCli(['--user', user, '--stdout', log, '--stderr', log, '--append', '--', '/bin/sh', '-c', 'echo out; echo err >&2']);
+    expect(out).toMatchObject({ status: 0, stdout: '', stderr: '' });
+    expect(readFileSync(log, 'utf8')).toBe('kept\nout\nerr\n');
+    const separate = await runCli(['--user', user, '--stderr', log, '--', '/bin/sh', '-c', 'echo out; echo err >&2']);
+    expect(separate).toMatchObject({ status: 0, stdout: 'out\n' });
+    expect(readFileSync(log, 'utf8')).toBe('err\n');
+  });
+});
