@@ -146,7 +146,7 @@ function cgroup2MountOf(path: string): string | undefined {
 }
 
 /** An existing cgroup v2 directory, given as `option`, and its path as /proc/<pid>/cgroup shows it. */
-function checkCgroupDir(cgroup: unknown, option: string): { dir: string; path: string } {
+export function checkCgroupDir(cgroup: unknown, option: string): { dir: string; path: string } {
   if (typeof cgroup !== 'string') throw invalidType(option, 'the absolute path of a cgroup v2 directory', cgroup);
   if (!isAbsolute(cgroup) || cgroup.includes('\0')) throw invalidValue(option, 'must be an absolute path', cgroup);
   let isCgroup2 = false;

@@ -1,0 +1,66 @@
+// A supervisor restarts: its guest trees, each in a cgroup of its own, are found and taken over
+// by the next process (listGuests, adoptGuest).
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adoptGuest, listGuests } from '../lib/index.js';
+import { ensureCliBuilt } from './support/cli.js';
+import { FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
+
+const user = FIXTURE_USERS.guest.name;
+const unified = '/sys/fs/cgroup/unified';
+const cgroupRoot = existsSync(join(unified, 'cgroup.procs')) ? unified : '/sys/fs/cgroup';
+const daemon = new URL('./support/adopt-daemon.mjs', import.meta.url).pathname;
+
+describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootReason}; creates cgroups)`, () => {
+  const parent = join(cgroupRoot, `capspawn-test-adopt-${process.pid}`);
+  let dir: string;
+  beforeAll(() => {
+    ensureCliBuilt();
+    mkdirSync(parent);
+    dir = mkdtempSync(join(tmpdir(), 'capspawn-adopt-'));
+  });
+  afterAll(async () => {
+    for (const guest of listGuests(parent)) {
+      const adopted = adoptGuest(guest.cgroup);
+      await adopted.killTree();
+      await adopted.treeExited;
+    }
+    rmdirSync(parent);
+    rmSync(dir, { recursive: true });
+  });
+
+  it('a daemon launches a detached guest tree and exits; the next lists it, adopts it, sees its credentials, kills it and sees treeExited', async () => {
+    const log = join(dir, 'guest.log');
+    const { stdout } = await promisify(execFile)(process.execPath, [daemon, user, parent, log], { encoding: 'utf8' });
+    const launched = JSON.parse(stdout) as { pid: number; cgroup: string };
+
+    const found = listGuests(parent);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ cgroup: launched.cgroup, name: launched.cgroup.slice(parent.length + 1) });
+    expect(found[0].pids).toContain(launched.pid);
+    expect(found[0].pids).toHaveLength(3);
+
+    const adopted = adoptGuest(found[0].cgroup);
+    const processes = await adopted.processes();
+    expect(processes.map((p) => p.pid).sort()).toEqual([...found[0].pids].sort());
+    for (const { credentials } of processes) expect(credentials.uid.real).toBe(uidOf(user));
+
+    expect(await adopted.killTree()).toBe(true);
+    await adopted.treeExited;
+    expect(existsSync(launched.cgroup)).toBe(false);
+    expect(existsSync(`/proc/${launched.pid}/status`) && !readFileSync(`/proc/${launched.pid}/stat`, 'latin1').includes(') Z')).toBe(false);
+    // What the tree said stays with the supervisor: its log file.
+    expect(readFileSync(log, 'utf8')).toBe('started\n');
+    expect(listGuests(parent)).toEqual([]);
+  });
+
+  it('refuses a path that is not a cgroup v2 directory, and the root of the hierarchy', () => {
+    expect(() => adoptGuest('/tmp')).toThrow(expect.objectContaining({ code: 'ERR_CAPSPAWN_NOT_CGROUP2', option: 'cgroupPath' }));
+    expect(() => adoptGuest(cgroupRoot)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', option: 'cgroupPath' }));
+    expect(() => listGuests('relative')).toThrow(expect.objectContaining({ option: 'parent' }));
+  });
+});
