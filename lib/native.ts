@@ -25,6 +25,8 @@ export interface NativeAddon {
   cloneSharesMemory(): boolean;
   /** This process's securebits (prctl PR_GET_SECUREBITS). */
   securebits(): number;
+  /** This process's dumpable flag (prctl PR_GET_DUMPABLE): 1 unless something changed it. */
+  dumpable(): number;
   /** pidfd_open(pid): a close-on-exec pidfd, or -errno. */
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal: 0, or the errno. */

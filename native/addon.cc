@@ -279,6 +279,11 @@ Napi::Value PidfdSignal(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), rc < 0 ? errno : 0);
 }
 
+// This process's dumpable flag (prctl PR_GET_DUMPABLE), which a launch must leave as it was.
+Napi::Value Dumpable(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)));
+}
+
 Napi::Value CloneSharesMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), capspawn_clone_shares_memory());
 }
@@ -299,6 +304,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));
   exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
   exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
+  exports.Set("dumpable", Napi::Function::New<Dumpable>(env, "dumpable"));
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New<PidfdSignal>(env, "pidfdSignal"));
   exports.Set("PidfdWatch", PidfdWatch::Define(env));

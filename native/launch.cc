@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <linux/nsfs.h>
 #include <sys/ioctl.h>
@@ -118,6 +119,53 @@ int probe_child(void* flag) {
   syscall(SYS_exit_group, 0);
   return 0;
 }
+
+// The child shares this process's mm (CLONE_VM) until it execs, and its credential change marks
+// that mm non-dumpable (commit_creds: set_dumpable(mm, suid_dumpable)): this process's
+// /proc/<pid> would turn root's, its own user could no longer ptrace it, and it would never dump
+// core. The flag is put back once no launch shares the mm any more, never earlier: while a
+// child holding the guest's credentials is still in the mm, a dumpable mm would let the guest's
+// user ptrace that child, and with it this process's memory. So the first of overlapping
+// launches saves the flag, and the last one to get its mm back restores it.
+class DumpableKeeper {
+ public:
+  void enter() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (sharing_++ == 0) saved_ = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+  }
+  void leave() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // SUID_DUMP_ROOT (2) cannot be set through prctl; a process that has it keeps what it gets.
+    if (--sharing_ == 0 && (saved_ == SUID_DUMP_DISABLE || saved_ == SUID_DUMP_USER))
+      prctl(PR_SET_DUMPABLE, saved_, 0, 0, 0);
+  }
+
+ private:
+  static constexpr int SUID_DUMP_DISABLE = 0;
+  static constexpr int SUID_DUMP_USER = 1;
+  std::mutex mutex_;
+  int sharing_ = 0;
+  int saved_ = -1;
+};
+
+DumpableKeeper dumpable_keeper;
+
+// Holds the mm as shared from before the clone until the clone returns (CLONE_VFORK: the child
+// has exec'd or exited, so it no longer runs in this mm).
+class SharedMm {
+ public:
+  explicit SharedMm(bool shared) : shared_(shared) {
+    if (shared_) dumpable_keeper.enter();
+  }
+  void release() {
+    if (shared_) dumpable_keeper.leave();
+    shared_ = false;
+  }
+  ~SharedMm() { release(); }
+
+ private:
+  bool shared_;
+};
 
 bool probe_clone_vm() {
   const char* mode = getenv("CAPSPAWN_CLONE_MODE");
@@ -298,10 +346,12 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   if (share_memory) flags |= CLONE_VM | CLONE_VFORK;
   sigset_t all, old;
   sigfillset(&all);
+  SharedMm shared_mm(share_memory);
   pthread_sigmask(SIG_SETMASK, &all, &old);
   int pidfd = -1;
   pid_t pid = clone(capspawn_child_main, region.stack_top(), flags, &args, &pidfd);
   int clone_errno = errno;
+  shared_mm.release();
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
   if (pid < 0) return failed(STEP_CLONE, clone_errno);
   Fd child(pidfd);

@@ -1,9 +1,11 @@
 // What a launch does to the daemon's own state, and what the daemon's state does to a launch:
-// its securebits reach a uid 0 guest as they reach any other.
+// its securebits reach a uid 0 guest as they reach any other, and the child's credential change
+// (in the daemon's mm, CLONE_VM) does not leave the daemon non-dumpable.
+import { execFile } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isRoot, notRootReason } from './support/fixtures.js';
+import { FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 import { runCli } from './support/cli.js';
-import { inspectPath, parseInspection, runDaemon } from './support/guests.js';
+import { inspectPath, parseInspection, runDaemon, runGuest } from './support/guests.js';
 
 /** include/uapi/linux/securebits.h */
 const NOROOT = 0x1;
@@ -35,5 +37,30 @@ describe.runIf(isRoot)(`a uid 0 guest keeps the daemon's securebits (${notRootRe
     const run = await runCli(['run', ...args], { wrapper });
     expect(run.stderr).toMatch(/ambient_raise failed: EPERM/);
     expect(run.status).toBe(plan.preflight.exitStatus);
+  });
+});
+
+describe.runIf(isRoot)(`a launch leaves the daemon dumpable (${notRootReason})`, () => {
+  const script = new URL('./support/dumpable-daemon.mjs', import.meta.url).pathname;
+  // 8 pool threads, 16 launches at a time: launches overlap on several threads.
+  const job = JSON.stringify({ file: '/bin/true', options: { user: FIXTURE_USERS.second.name }, rounds: 4, perRound: 16 });
+  const env = { PATH: process.env.PATH, UV_THREADPOOL_SIZE: '8' };
+  const expectDumpable = (stdout: string, uid: number) => {
+    const report = JSON.parse(stdout) as { ok: boolean; launched: number; before: number; after: number; procOwner: number; uid: number };
+    expect(report).toEqual({ ok: true, launched: 64, before: 1, after: 1, procOwner: uid, uid });
+  };
+
+  it('as root', async () => {
+    const out = await new Promise<string>((resolve, reject) =>
+      execFile(process.execPath, [script, job], { env, encoding: 'utf8' }, (error, stdout) => (error ? reject(error) : resolve(stdout))),
+    );
+    expectDumpable(out, 0);
+  });
+
+  it('as a non-root daemon holding CAP_SETUID and CAP_SETGID', async () => {
+    const daemon = FIXTURE_USERS.guest.name;
+    const out = await runGuest(process.execPath, [script, job], { user: daemon, caps: ['setuid', 'setgid'], env });
+    expect(out).toMatchObject({ code: 0, stderr: '' });
+    expectDumpable(out.stdout, uidOf(daemon));
   });
 });
