@@ -3,7 +3,9 @@ import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { CgroupTree } from './cgroup-tree.js';
+import { exitChannel, type ExitTraceMessage } from './launch-trace.js';
 import { checkSignal, signalName } from './options.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
 import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
@@ -111,6 +113,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     if (init.cgroup?.own) this.#tree = new CgroupTree(init.native, init.cgroup.dir, init.cgroup.line.slice(3, -1), init.cgroup.keep);
     this.treeExited = this.#tree?.exited ?? null;
 
+    const started = performance.now();
     let settle!: (exit: GuestExit) => void;
     this.exited = new Promise((resolve) => (settle = resolve));
     const streamsClosed = Promise.all(
@@ -125,6 +128,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
       this.exitCode = exit.code;
       this.signalCode = exit.signal;
       settle(exit);
+      if (exitChannel.hasSubscribers) exitChannel.publish({ pid: this.pid, ...exit, duration: performance.now() - started } satisfies ExitTraceMessage);
       this.emit('exit', exit.code, exit.signal);
       void streamsClosed.then(() => this.emit('close', exit.code, exit.signal));
     });

@@ -5,7 +5,8 @@ import { ngroupsMax } from './identity.js';
 import { launchFailure } from './launch-error.js';
 import { loadNative, type LaunchAnswer } from './native.js';
 import { createOwnCgroup, removeCgroup, type OwnCgroup } from './own-cgroup.js';
-import { openStdioFiles } from './stdio-files.js';
+import { openStdioFiles, type OpenedStdio } from './stdio-files.js';
+import { traceEnd, traceError, traceStart } from './launch-trace.js';
 import type { SpawnGuestOptions } from './options.js';
 import { argumentSpaceLimit, buildLaunchPlan } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
@@ -59,10 +60,12 @@ export async function spawnGuest(
     const signal = (rawOptions as { signal?: unknown } | undefined)?.signal;
     if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
     const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
-    const files = openStdioFiles(options.stdio, context.spawnargs);
+    const trace = traceStart(options, identity, environment, context.spawnargs);
+    let files: OpenedStdio | undefined;
     let own: OwnCgroup | undefined;
     let answer: LaunchAnswer;
     try {
+      files = openStdioFiles(options.stdio, context.spawnargs);
       const planned = files.stdio === options.stdio ? options : { ...options, stdio: files.stdio };
       const plan = buildLaunchPlan(planned, identity, environment, candidates, capLastCap());
       if (options.cgroup && 'parent' in options.cgroup) {
@@ -74,9 +77,10 @@ export async function spawnGuest(
       if ('step' in answer) throw launchFailure(answer, context);
     } catch (error) {
       if (own) removeCgroup(own.dir);
+      if (trace) traceError(trace, error);
       throw error;
     } finally {
-      files.close();
+      files?.close();
     }
     const cgroup = own ? { ...own, own: true } : options.cgroup && 'procs' in options.cgroup ? { ...options.cgroup, own: false, keep: true } : undefined;
 
@@ -94,6 +98,7 @@ export async function spawnGuest(
       cgroup,
       detached: options.detached,
     });
+    if (trace) traceEnd(trace, guest.pid, own?.dir);
     if (options.signal?.aborted) {
       // Aborted while it was starting: nothing half-done, so stop it and wait for it.
       await guest[Symbol.asyncDispose]();
