@@ -20,6 +20,7 @@ export default defineConfig({
         ? [
             'test/memory-limit.privileged.test.ts',
             'test/vm-runner.privileged.test.ts',
+            'test/guest-boot.privileged.test.ts',
             'test/bench.privileged.test.ts',
             'test/docs.test.ts',
             'test/hardening/properties.test.ts',

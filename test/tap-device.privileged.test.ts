@@ -5,17 +5,12 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 import { cliPath, ensureCliBuilt, packageRoot } from './support/cli.js';
+import { apiInNetns } from './support/netns.js';
 
 const netns = `capspawn-tap-${process.pid}`;
 
-/** Runs an ES module body with capspawn's exports in scope inside the namespace; returns its JSON. */
-function api(body: string, wrapper: string[] = []): { ok: unknown } | { error: Record<string, unknown> } {
-  const code = `import * as capspawn from './dist/index.js';
-const { createTap, deleteTap, readTap } = capspawn;
-try { console.log(JSON.stringify({ ok: await (async () => { ${body} })() ?? null })); }
-catch (e) { console.log(JSON.stringify({ error: { name: e.name, message: e.message, ...e } })); }`;
-  const out = execFileSync('ip', ['netns', 'exec', netns, ...wrapper, process.execPath, '--input-type=module', '-e', code], { cwd: packageRoot, encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1) as string);
+function api(body: string, wrapper: string[] = []) {
+  return apiInNetns(netns, body, wrapper);
 }
 
 function cli(args: string[]) {

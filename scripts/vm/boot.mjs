@@ -16,7 +16,7 @@ const ROOT_MARKER = 'capspawn-vm: root mounted';
 const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'tun'];
 // Under emulation, an x86-64-v2 CPU: with `-cpu max`, qemu 7.2's young AVX emulation let node
 // crash (SIGSEGV) in a long run; Debian's node needs no more than this.
-const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16';
+export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16';
 
 function readable(path, mode = constants.R_OK) {
   try {
@@ -28,7 +28,7 @@ function readable(path, mode = constants.R_OK) {
 }
 
 /** This host's kernel when readable, else the newest installed one with its modules. */
-function findKernel() {
+export function findKernel() {
   if (process.env.CAPSPAWN_VM_KERNEL) {
     const path = process.env.CAPSPAWN_VM_KERNEL;
     return { path, version: path.replace(/^.*vmlinuz-/, '') };
@@ -41,7 +41,7 @@ function findKernel() {
   return installed.length > 0 ? { path: `/boot/${installed[0]}`, version: installed[0].slice(8) } : undefined;
 }
 
-function findBusybox() {
+export function findBusybox() {
   return ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p) && /static/.test(spawnSync('file', ['-L', p], { encoding: 'utf8' }).stdout ?? 'static'));
 }
 
@@ -55,7 +55,7 @@ export function vmUnavailableReason() {
 }
 
 /** The module files to load, dependencies first, from modules.dep. */
-function moduleFiles(version) {
+export function moduleFiles(version, modules = MODULES) {
   const dir = `/lib/modules/${version}`;
   const deps = new Map();
   for (const line of readFileSync(join(dir, 'modules.dep'), 'utf8').split('\n')) {
@@ -70,7 +70,7 @@ function moduleFiles(version) {
     for (const dep of [...deps.get(file)].reverse()) visit(dep);
     order.push(file);
   };
-  for (const name of MODULES) {
+  for (const name of modules) {
     const file = byName.get(name);
     if (file !== undefined) visit(file);
     else if (!builtin.includes(`/${name}.ko`)) throw new Error(`kernel ${version} has no module ${name}, which the guest needs`);
@@ -81,7 +81,7 @@ function moduleFiles(version) {
 }
 
 /** One file of a cpio archive in the "newc" format the kernel unpacks as its initramfs. */
-function cpioEntry(name, mode, data = Buffer.alloc(0)) {
+export function cpioEntry(name, mode, data = Buffer.alloc(0)) {
   const fields = [0, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, Buffer.byteLength(name) + 1, 0];
   const header = Buffer.from(`070701${fields.map((n) => n.toString(16).padStart(8, '0')).join('')}${name}\0`);
   const pad = (length) => Buffer.alloc((4 - (length % 4)) % 4);
