@@ -53,10 +53,15 @@ export const CAPABILITY_NAMES = [
 export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
 
 /**
- * A capability as the options accept it: `'net_admin'`, `'CAP_NET_ADMIN'`, `'+net_admin'`
- * (setpriv's spelling) or its number, `12`.
+ * A capability as the options accept it: `'net_admin'`, `'CAP_NET_ADMIN'`, `'cap_net_admin'`,
+ * `'+net_admin'` (setpriv's spelling) or its number, `12`; at run time any case is accepted.
  */
-export type CapabilitySpec = CapabilityName | `CAP_${Uppercase<CapabilityName>}` | `+${CapabilityName}` | number;
+export type CapabilitySpec =
+  | CapabilityName
+  | `CAP_${Uppercase<CapabilityName>}`
+  | `cap_${CapabilityName}`
+  | `+${CapabilityName}`
+  | number;
 
 const capabilityNumbers = new Map<string, number>(CAPABILITY_NAMES.map((name, n) => [name, n]));
 
@@ -88,14 +93,14 @@ export function parseCapability(spec: unknown, option = 'caps', lastCap = capLas
   if (typeof spec !== 'string') {
     throw invalidType(option, "a capability name such as 'net_admin' or a number", spec);
   }
-  let name = spec;
-  if (name.startsWith('+')) name = name.slice(1);
-  else if (name.startsWith('CAP_') && name === name.toUpperCase()) name = name.slice(4).toLowerCase();
+  // Any case, with or without CAP_ (the spelling of getcap, capsh and /proc readers) or
+  // setpriv's +: the names cannot collide, so nothing is guessed.
+  const name = spec.replace(/^\+/, '').replace(/^cap_/i, '').toLowerCase();
   const cap = capabilityNumbers.get(name);
   if (cap === undefined) {
-    const lower = spec.replace(/^\+/, '').replace(/^cap_/i, '').toLowerCase();
-    const hint = capabilityNumbers.has(lower) ? ` (did you mean '${lower}' or 'CAP_${lower.toUpperCase()}'?)` : '';
-    throw invalidValue(option, `names no capability${hint}; spellings are 'net_admin', 'CAP_NET_ADMIN', '+net_admin' or 12`, spec);
+    const dashed = name.replace(/-/g, '_');
+    const hint = capabilityNumbers.has(dashed) ? ` (did you mean '${dashed}'?)` : '';
+    throw invalidValue(option, `names no capability${hint}; spellings are 'net_admin', 'CAP_NET_ADMIN', 'cap_net_admin', '+net_admin' or 12`, spec);
   }
   if (cap > lastCap) {
     throw outOfRange(option, `a capability this kernel knows (cap_last_cap is ${lastCap})`, spec);

@@ -46,7 +46,7 @@ function missingCapabilities(caps: readonly number[]): string {
   });
   return reasons.length > 0
     ? `${reasons.join('; ')}: a process can only hand out capabilities it holds (a systemd unit lists them in CapabilityBoundingSet= and AmbientCapabilities=)`
-    : 'this process needs CAP_SETPCAP and every requested capability in its permitted set';
+    : "every requested capability must be in this process's permitted and bounding sets";
 }
 
 const NEEDS_CAPABILITY: Partial<Record<StepName, string>> = {

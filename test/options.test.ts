@@ -28,6 +28,7 @@ describe('normalizeOptions', () => {
 
   it('sorts and de-duplicates capabilities given in any spelling', () => {
     expect(normalize({ ...base, caps: ['net_raw', 'CAP_NET_ADMIN', '+net_admin', 12] }).caps).toEqual([12, 13]);
+    expect(normalize({ ...base, caps: ['cap_net_admin', 'Cap_Net_Raw', 'NET_ADMIN'] }).caps).toEqual([12, 13]);
   });
 
   it('resolves a relative cwd against process.cwd()', () => {
@@ -71,7 +72,7 @@ describe('normalizeOptions', () => {
     [{ ...base, extraGroups: 'kvm' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'extraGroups' }],
     [{ ...base, extraGroups: ['kvm', ''] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'extraGroups[1]' }],
     [{ ...base, caps: 'net_admin' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'caps' }],
-    [{ ...base, caps: ['net_admin', 'NET_RAW'] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'caps[1]' }],
+    [{ ...base, caps: ['net_admin', 'net-raw'] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'caps[1]' }],
     [{ ...base, cwd: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' }],
     [{ ...base, cwd: '/a\0b' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' }],
     [{ ...base, argv0: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'argv0' }],

@@ -50,7 +50,9 @@ export function parseCommandLine(argv: readonly string[], flags: readonly FlagSp
         throw new UsageError(`${token.rawName} needs a value: ${token.rawName} ${spec.valueName}`);
       }
       if (spec.repeatable) values[spec.flag] = [...((values[spec.flag] as string[] | undefined) ?? []), token.value];
-      else values[spec.flag] = token.value;
+      else if (values[spec.flag] !== undefined) {
+        throw new UsageError(`--${spec.flag} given twice (${values[spec.flag] as string} and ${token.value}): give it once`);
+      } else values[spec.flag] = token.value;
     } else {
       if (token.inlineValue) throw new UsageError(`${token.rawName} takes no value: write just ${token.rawName}`);
       values[spec.flag] = true;

@@ -1,11 +1,13 @@
 import { release } from 'node:os';
-import { parseCapability } from '../capabilities.js';
+import { capabilityName, parseCapability } from '../capabilities.js';
 import { SpawnGuestError } from '../errors.js';
 import { checkCgroup } from '../placement.js';
 import { planGuest, type GuestPlan } from '../plan-guest.js';
 import { type Check, formatCheck } from './check-report.js';
 import { JSON_FLAG } from './command-line.js';
-import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
+import { CONFIG_FLAG } from './config-file.js';
+import { GUEST_FLAGS } from './guest-flags.js';
+import type { GuestCommand } from './guest-command-line.js';
 import type { GuestProfile } from './guest-profile.js';
 import { renderHelp } from './help.js';
 import { cgroupHierarchyCheck, type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './host-checks.js';
@@ -14,6 +16,23 @@ import { type LauncherCredentials, readLauncherCredentials } from './launcher-cr
 import { launchChecks } from './preflight.js';
 import { withOptionSources } from './report-error.js';
 
+/** The options doctor checks: who the guest is, what it holds, and where it runs. */
+const CHECKED_OPTIONS: ReadonlySet<string> = new Set([
+  'user',
+  'primaryGroup',
+  'supplementaryGroups',
+  'extraGroups',
+  'caps',
+  'limitBoundingSet',
+  'cwd',
+  'allowRoot',
+  'cgroup',
+  'netns',
+  'oomScoreAdj',
+  'nice',
+]);
+const DOCTOR_FLAGS = [...GUEST_FLAGS.filter((f) => CHECKED_OPTIONS.has(f.option)), CONFIG_FLAG];
+
 const DOCTOR_HELP = renderHelp({
   usage: ['capspawn doctor [--user USER] [--caps CAPS] [OPTIONS] [--json]'],
   description:
@@ -21,13 +40,16 @@ const DOCTOR_HELP = renderHelp({
     'NoNewPrivs; securebits), the user and groups, /dev/net/tun and /dev/kvm: one line each with ✓ or ✗ ' +
     'and a fix. Checks that guard against a known failure (ambient raise lost, group dropped, TAP EPERM) ' +
     'name it. Exits 1 when any check fails. Run it the way the daemon runs (same unit, same wrapper).',
-  flags: [{ title: 'Options', flags: [...GUEST_OPTION_FLAGS, JSON_FLAG] }],
+  flags: [{ title: 'Options', flags: [...DOCTOR_FLAGS, JSON_FLAG] }],
   examples: [
     'capspawn doctor --user justin --caps net_admin',
     'setpriv --bounding-set -net_admin -- capspawn doctor --caps net_admin',
     'capspawn doctor --config guest.json --json',
   ],
+  footer: 'Exit status:\n  0 when every check passes, 1 when any fails, 125 for a bad option.',
 });
+
+const NET_ADMIN = parseCapability('net_admin');
 
 /** Any program will do: the plan's ids, groups and capabilities do not depend on it. */
 const PLACEHOLDER_PROGRAM = process.execPath;
@@ -87,7 +109,8 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
   checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } }, creds));
-  checks.push(await tunCheck(target), await kvmCheck(target), cgroupHierarchyCheck());
+  const netAdminGrantable = checks.find((c) => c.name === capabilityName(NET_ADMIN))?.ok === true;
+  checks.push(await tunCheck(target, netAdminGrantable), await kvmCheck(target), cgroupHierarchyCheck());
 
   const failed = checks.filter((c) => !c.ok).length;
   if (values.json) {
@@ -103,6 +126,7 @@ export const DOCTOR_COMMAND: GuestCommand = {
   name: 'doctor',
   summary: 'check this host and this process for what a launch needs',
   help: DOCTOR_HELP,
+  guestFlags: DOCTOR_FLAGS,
   ownFlags: [JSON_FLAG],
   takesProgram: false,
   userRequired: false,

@@ -4,7 +4,7 @@ import { firstFailure, formatCheck, type Check } from './check-report.js';
 import { type FlagSpec, JSON_FLAG } from './command-line.js';
 import { exitStatusForFailure } from './exit-status.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
-import { EXIT_STATUS_HELP, renderHelp } from './help.js';
+import { renderHelp } from './help.js';
 import { groupNames, namedId } from './id-names.js';
 import { describeSecurebits, readLauncherCredentials } from './launcher-credentials.js';
 import { launchChecks } from './preflight.js';
@@ -28,7 +28,10 @@ const EXPLAIN_HELP = renderHelp({
     'capspawn explain --user nobody --caps net_admin -- grep CapAmb /proc/self/status',
     'capspawn explain --config guest.json --json -- launch_cvd | jq .expectedStatus',
   ],
-  footer: EXIT_STATUS_HELP,
+  footer: `Exit status:
+  0 when every check passes; otherwise the status run would fail with:
+  125 for a launch step, 126 when PROGRAM could not be executed, 127 when it
+  was not found; 125 for a bad option.`,
 });
 
 /** An argument as a shell would need it written. */
@@ -153,6 +156,7 @@ export const EXPLAIN_COMMAND: GuestCommand = {
   name: 'explain',
   summary: 'print what run would do and which step would fail; spawn nothing',
   help: EXPLAIN_HELP,
+  guestFlags: GUEST_OPTION_FLAGS,
   ownFlags: [JSON_FLAG, SHOW_SECRETS_FLAG],
   takesProgram: true,
   userRequired: true,

@@ -12,6 +12,8 @@ export interface GuestCommand {
   name: string;
   summary: string;
   help: string;
+  /** The guest-option flags it reads (doctor: only those it checks), with --config. */
+  guestFlags: readonly FlagSpec[];
   /** Flags beyond the guest options, such as --json. */
   ownFlags: readonly FlagSpec[];
   takesProgram: boolean;
@@ -26,7 +28,7 @@ export interface GuestCommand {
  */
 export async function runGuestCommand(command: GuestCommand, argv: readonly string[]): Promise<number> {
   const { name, takesProgram, userRequired } = command;
-  const line = parseCommandLine(argv, [...GUEST_OPTION_FLAGS, ...command.ownFlags, HELP_FLAG], name);
+  const line = parseCommandLine(argv, [...command.guestFlags, ...command.ownFlags, HELP_FLAG], name);
   if (line.values.help) {
     process.stdout.write(command.help);
     return 0;

@@ -49,6 +49,17 @@ function signalFromFlag(value: FlagValue): string | number {
   return upper.startsWith('SIG') ? upper : `SIG${upper}`;
 }
 
+/** A duration as timeout(1) writes it: seconds by default, or with a suffix ms, s, m, h or d. */
+function millisecondsFromFlag(flag: string) {
+  return (value: FlagValue): number => {
+    const text = value as string;
+    const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text);
+    if (!match) throw new UsageError(`--${flag} ${text}: write a duration, such as 30 (seconds), 500ms, 1.5m or 2h`);
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? 's'] ?? 1000;
+    return Math.round(Number(match[1]) * unit);
+  };
+}
+
 /** A whole number, negative allowed: `--nice -5`, `--oom-score-adj 500`. */
 function integerFromFlag(flag: string) {
   return (value: FlagValue): number => {
@@ -141,6 +152,23 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     valueName: 'SIG',
     help: 'signal for the guest when capspawn dies (KILL, TERM, 9)',
     toOption: signalFromFlag,
+  },
+  { flag: 'argv0', option: 'argv0', valueName: 'NAME', help: "the guest's argv[0] (default: PROGRAM as given)", toOption: (v) => v },
+  { flag: 'detached', option: 'detached', help: 'start the guest in a new session (setsid), with no controlling terminal', toOption: () => true },
+  {
+    flag: 'timeout',
+    option: 'timeout',
+    valueName: 'DURATION',
+    help: 'send --kill-signal after DURATION: 30 (seconds), 500ms, 2m',
+    toOption: millisecondsFromFlag('timeout'),
+  },
+  { flag: 'kill-signal', option: 'killSignal', valueName: 'SIG', help: 'the signal --timeout sends (default: TERM)', toOption: signalFromFlag },
+  {
+    flag: 'kill-after',
+    option: 'forceKillAfter',
+    valueName: 'DURATION',
+    help: 'then SIGKILL after DURATION more (0: never), as timeout -k',
+    toOption: millisecondsFromFlag('kill-after'),
   },
   { flag: 'allow-root', option: 'allowRoot', help: 'permit uid 0 or gid 0 as the target', toOption: () => true },
   { flag: 'cgroup', option: 'cgroup', valueName: 'DIR', help: 'start the guest in this cgroup v2 directory', toOption: (v) => v },

@@ -47,8 +47,12 @@ async function modeOf(stats: Stats): Promise<string> {
 
 const NET_ADMIN = parseCapability('net_admin');
 
-/** /dev/net/tun: present, and openable by the guest (QEMU opens it for its TAP devices). */
-export async function tunCheck(target: DeviceTarget | undefined): Promise<Check> {
+/**
+ * /dev/net/tun: present, and openable by the guest (QEMU opens it for its TAP devices).
+ * `netAdminGrantable` is the verdict of the CAP_NET_ADMIN check: a guest that asks for it
+ * only holds it if this process can hand it out.
+ */
+export async function tunCheck(target: DeviceTarget | undefined, netAdminGrantable: boolean): Promise<Check> {
   const name = '/dev/net/tun';
   const stats = characterDevice(name);
   if (!stats) return { name, ok: false, detail: 'missing: TAP networking is unavailable', fix: 'load the tun module: modprobe tun', story: 'TAP EPERM' };
@@ -61,6 +65,15 @@ export async function tunCheck(target: DeviceTarget | undefined): Promise<Check>
       story: 'TAP EPERM',
       detail: `${target.name} cannot open it for reading and writing (${mode})`,
       fix: 'give it its usual mode 0666 (configuring a TAP device still takes CAP_NET_ADMIN), or open it to a group the guest is in',
+    };
+  }
+  if (target.caps.includes(NET_ADMIN) && !netAdminGrantable) {
+    return {
+      name,
+      ok: false,
+      story: 'TAP EPERM',
+      detail: `${target.name} can open it (${mode}), but cannot be given CAP_NET_ADMIN to configure TAP devices: this process cannot hand it out`,
+      fix: 'see the CAP_NET_ADMIN check above',
     };
   }
   return target.caps.includes(NET_ADMIN)

@@ -1,3 +1,4 @@
+import { flagForOption } from './guest-flags.js';
 import type { GuestProfile } from './guest-profile.js';
 import { UsageError } from './usage-error.js';
 
@@ -18,6 +19,34 @@ export async function withOptionSources<T>(profile: GuestProfile, call: () => Pr
   }
 }
 
+/** `[1]` as ` value 2`, `.FOO` as ` FOO`: the rest of an option path after its name. */
+function flagItem(rest: string): string {
+  const index = /^\[(\d+)\]$/.exec(rest);
+  if (index) return ` value ${Number(index[1]) + 1}`;
+  return rest.startsWith('.') ? ` ${rest.slice(1) || '""'}` : rest;
+}
+
+/**
+ * The library's words in the flags a person typed: `The "supplementaryGroups[1]" option` as
+ * `--groups value 2`, `"allowRoot: true"` as `--allow-root`, "a uid as a number" as digits.
+ * Names without a flag are left as they are.
+ */
+export function inFlagWords(message: string): string {
+  return message
+    .replace(/\b([Tt])he "(\w+)((?:\[\d+\]|\.[^"]*)?)" option\b/g, (words, _t, option: string, rest: string) => {
+      const flag = flagForOption(option);
+      return flag ? `${flag}${flagItem(rest)}` : words;
+    })
+    .replace(/"(\w+): true"|(?<=\bpass )"(\w+)"/g, (words, set?: string, named?: string) => flagForOption(set ?? named ?? '') ?? words)
+    .replace(/\((\w+)(\[\d+\])?\)/g, (words, option: string, index = '') => {
+      const flag = flagForOption(option);
+      return flag ? `(${flag}${flagItem(index)})` : words;
+    })
+    .replace(/^spawnGuest(?::| (\S+):) /, (_words, file?: string) => (file ? `${file}: ` : ''))
+    .replace(/\bspawnGuest\b/g, 'capspawn')
+    .replace(/\b(a uid|a gid|ids) as (?:a )?numbers?\b/g, '$1 in digits');
+}
+
 /**
  * The one line capspawn prints for an error. Errors of the library and of the command line
  * already say what to check; anything else is a bug, reported with a pointer to the stack.
@@ -26,8 +55,12 @@ export function describeError(error: unknown): string {
   if (!(error instanceof Error)) return `capspawn: ${String(error)}`;
   const known = error instanceof UsageError || typeof (error as { code?: unknown }).code === 'string';
   const source = optionSources.get(error);
-  const message = error.message.replace(/\s*\n\s*/g, ' ');
-  const line = `capspawn: ${source ? `${source}: ` : ''}${message}`;
+  let message = error.message.replace(/\s*\n\s*/g, ' ');
+  // A profile's fields are the option names; everything else was typed as flags.
+  const fromFile = source !== undefined && !source.startsWith('--');
+  if (!fromFile && !(error instanceof UsageError)) message = inFlagWords(message);
+  const prefix = source && !message.includes(source) ? `${source}: ` : '';
+  const line = `capspawn: ${prefix}${message}`;
   return known ? line : `${line} (an internal error: run with CAPSPAWN_DEBUG=1 for the stack trace and report it)`;
 }
 

@@ -61,6 +61,7 @@ export const RUN_COMMAND: GuestCommand = {
   name: 'run',
   summary: 'run PROGRAM as the guest (the default command)',
   help: RUN_HELP,
+  guestFlags: GUEST_OPTION_FLAGS,
   ownFlags: [],
   takesProgram: true,
   userRequired: true,
