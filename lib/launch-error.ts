@@ -3,7 +3,7 @@ import { capabilityName } from './capabilities.js';
 import { signalName } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
 import { errnoMessage, errnoName, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
-import { STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
+import { STEP_NAMES, STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
 /** A failure as native/launch.cc reports it. */
 export interface LaunchReport {
@@ -25,6 +25,8 @@ export interface LaunchContext {
   spawnargs: readonly string[];
   /** The cgroup.procs file joined, when `cgroup` was given. */
   cgroupProcs?: string;
+  /** The guest's soft RLIMIT_NOFILE, when `rlimits.nofile` was given. */
+  nofile?: bigint;
 }
 
 /** Which requested capabilities this process cannot hand out, and why, from its own status. */
@@ -66,7 +68,15 @@ const OUT_OF_FDS = 'this process is out of file descriptors: raise RLIMIT_NOFILE
 function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
   const code = fields.code;
   if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
-  if (code === 'EMFILE' || code === 'ENFILE') return OUT_OF_FDS;
+  if (code === 'EMFILE' && ctx.nofile !== undefined && STEP_NAMES.indexOf(step) > STEP_NAMES.indexOf('prlimit')) {
+    // The child set the guest's limit already: it is what ran out, not this process.
+    return (
+      `the guest's rlimits.nofile (${ctx.nofile}) left the child no free descriptor number for step ${step} ` +
+      "(the child's descriptor table is a copy of this process's): give the guest a limit above this process's open descriptors"
+    );
+  }
+  if (code === 'ENFILE') return 'the system-wide limit on open files is reached (fs.file-max)';
+  if (code === 'EMFILE') return OUT_OF_FDS;
   const needed = NEEDS_CAPABILITY[step];
   if (needed && (code === 'EPERM' || code === 'EACCES')) {
     return `this process needs ${needed} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;

@@ -4,6 +4,7 @@ import { resolveIdentity, type Identity } from './identity.js';
 import { launchFailure, preparationFailure, type LaunchContext } from './launch-error.js';
 import { loadNative, type NativeAddon } from './native.js';
 import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
+import { RLIMIT_RESOURCES } from './placement.js';
 import { programCandidates } from './program.js';
 import { STEP_NAMES } from './steps.js';
 
@@ -55,6 +56,7 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     guestPath,
     spawnargs,
     cgroupProcs: options.cgroup && 'procs' in options.cgroup ? options.cgroup.procs : undefined,
+    nofile: options.rlimits.find((r) => r.resource === RLIMIT_RESOURCES.nofile)?.soft,
   };
   if (candidates.length === 0) {
     const execve = STEP_NAMES.indexOf('execve');

@@ -70,7 +70,15 @@ struct Child {
 };
 
 bool verify_credentials(const Child& c, long securebits, int* item, int* err);
-bool verify_placement(const Child& c, int* item, int* err);
+// The /proc/self files verify reads, opened before prlimit: a small RLIMIT_NOFILE leaves the
+// child no free descriptor number below it (its table is a copy of the daemon's), while a
+// descriptor already open stays usable.
+struct ProcFiles {
+  long cgroup = -1;
+  long oom_score_adj = -1;
+};
+
+bool verify_placement(const Child& c, const ProcFiles& files, int* item, int* err);
 
 size_t length(const char* s) {
   size_t n = 0;
@@ -86,19 +94,18 @@ long dup2_raw(int from, int to) {
   return syscall(SYS_dup3, from, to, 0);
 }
 
-// Reads a whole /proc/self file into buf (NUL-terminated); -errno on failure.
-long read_proc_file(const char* path, char* buf, int size) {
-  long fd = syscall(SYS_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
+// Reads a whole /proc/self file, opened earlier, from its start into buf (NUL-terminated);
+// -errno on failure.
+long read_proc_file(long fd, char* buf, int size) {
   long total = 0;
   for (;;) {
-    long n = syscall(SYS_read, fd, buf + total, size - 1 - total);
+    long n = syscall(SYS_pread64, fd, buf + total, size - 1 - total, total);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
+    if (n < 0) return -errno;
+    if (n == 0) break;
     total += n;
     if (total >= size - 1) break;
   }
-  syscall(SYS_close, fd);
   buf[total] = '\0';
   return total;
 }
@@ -121,6 +128,7 @@ int capspawn_child_main(void* raw) {
   const ChildArgs* args = static_cast<const ChildArgs*>(raw);
   const ChildPlan* p = args->plan;
   const Child c = {p, args->shared};
+  ProcFiles files;
 
   // Signals are all blocked (the parent blocked them before clone). Reset every handler and
   // every ignored signal to the default: a parent handler must never run here (it would run
@@ -139,6 +147,8 @@ int capspawn_child_main(void* raw) {
     while (syscall(SYS_write, p->cgroup_procs_fd, "0", 1) < 0) {
       if (errno != EINTR) c.fail(errno);
     }
+    files.cgroup = syscall(SYS_openat, AT_FDCWD, "/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+    if (files.cgroup < 0) c.fail(errno);
   }
 
   if (p->new_session) {
@@ -163,6 +173,11 @@ int capspawn_child_main(void* raw) {
     c.enter(STEP_SETNS);
     if (syscall(SYS_setns, p->netns_fd, CLONE_NEWNET) != 0) c.fail(errno);
   }
+  if (p->oom_score_adj != nullptr) {
+    c.enter(STEP_OOM_SCORE_ADJ);  // opened before prlimit (ProcFiles), written after
+    files.oom_score_adj = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
+    if (files.oom_score_adj < 0) c.fail(errno);
+  }
   if (p->nrlimits > 0) {
     c.enter(STEP_PRLIMIT);
     for (int i = 0; i < p->nrlimits; i++) {
@@ -173,10 +188,7 @@ int capspawn_child_main(void* raw) {
   }
   if (p->oom_score_adj != nullptr) {
     c.enter(STEP_OOM_SCORE_ADJ);
-    long fd = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
-    if (fd < 0) c.fail(errno);
-    if (syscall(SYS_write, fd, p->oom_score_adj, length(p->oom_score_adj)) < 0) c.fail(errno);
-    syscall(SYS_close, fd);
+    if (syscall(SYS_write, files.oom_score_adj, p->oom_score_adj, length(p->oom_score_adj)) < 0) c.fail(errno);
   }
   if (p->set_nice) {
     c.enter(STEP_SETPRIORITY);
@@ -260,7 +272,7 @@ int capspawn_child_main(void* raw) {
   int item = 0;
   int err = 0;
   if (!verify_credentials(c, securebits, &item, &err)) c.fail(err, item);
-  if (!verify_placement(c, &item, &err)) c.fail(err, item);
+  if (!verify_placement(c, files, &item, &err)) c.fail(err, item);
 
   // Nothing but the stdio plan crosses execve. Close-on-exec rather than close: the report
   // pipe must stay open until execve succeeds.
@@ -377,13 +389,13 @@ bool verify_credentials(const Child& c, long securebits, int* item, int* err) {
   return true;
 }
 
-bool verify_placement(const Child& c, int* item, int* err) {
+bool verify_placement(const Child& c, const ProcFiles& files, int* item, int* err) {
   const ChildPlan* p = c.plan;
   *err = 0;
 
   if (p->cgroup_procs_fd >= 0) {
     *item = VERIFY_CGROUP;
-    long n = read_proc_file("/proc/self/cgroup", p->readback, p->readback_len);
+    long n = read_proc_file(files.cgroup, p->readback, p->readback_len);
     if (n < 0) return *err = static_cast<int>(-n), false;
     if (!has_line(p->readback, p->cgroup_line)) return false;
   }
@@ -405,7 +417,7 @@ bool verify_placement(const Child& c, int* item, int* err) {
 
   if (p->oom_score_adj != nullptr) {
     *item = VERIFY_OOM_SCORE_ADJ;
-    long n = read_proc_file("/proc/self/oom_score_adj", p->readback, p->readback_len);
+    long n = read_proc_file(files.oom_score_adj, p->readback, p->readback_len);
     if (n < 0) return *err = static_cast<int>(-n), false;
     size_t want = length(p->oom_score_adj);
     if (static_cast<size_t>(n) != want + 1 || p->readback[want] != '\n') return false;

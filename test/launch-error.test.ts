@@ -36,6 +36,14 @@ describe('launchFailure', () => {
     expect(at('execve', 8, 0).message).toMatch(/never retries through \/bin\/sh/);
   });
 
+  it("blames the guest's rlimits.nofile, not this process, for EMFILE after prlimit", () => {
+    const limited = launchFailure({ step: STEP_NAMES.indexOf('oom_score_adj'), errno: 24, detail: 0, signal: 0 }, { ...ctx, nofile: 10n });
+    expect(limited.message).toMatch(/the guest's rlimits\.nofile \(10\) left the child no free descriptor number for step oom_score_adj/);
+    expect(limited.message).not.toMatch(/this process is out of file descriptors/);
+    expect(at('oom_score_adj', 24).message).toMatch(/this process is out of file descriptors/);
+    expect(at('execve', 23).message).toMatch(/system-wide limit on open files/);
+  });
+
   it('reports a verify mismatch without an errno', () => {
     const e = at('verify', 0, 4);
     expect(e).toMatchObject({ code: 'ERR_CAPSPAWN_VERIFY', mismatch: 'ambient' });
