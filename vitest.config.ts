@@ -36,7 +36,8 @@ export default defineConfig({
     // Software emulation in the test VM runs everything many times slower.
     testTimeout: inVm ? 600_000 : 30_000,
     hookTimeout: inVm ? 600_000 : 10_000,
-    reporters: requirePrivileged ? ['default', 'json'] : ['default'],
+    // The skip summary closes the run: one line per skipped group with its reason.
+    reporters: requirePrivileged ? ['default', 'json', './test/support/skip-summary-reporter.ts'] : ['default', './test/support/skip-summary-reporter.ts'],
     outputFile: requirePrivileged ? { json: 'test-results.json' } : undefined,
   },
 });

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_USERS, isRoot } from './support/fixtures.js';
+import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { ensureCliBuilt, runCli } from './support/cli.js';
 
 const guest = FIXTURE_USERS.guest.name;
@@ -25,7 +25,7 @@ const withoutNetAdmin = ['setpriv', '--bounding-set', '-net_admin', '--'];
 
 beforeAll(ensureCliBuilt);
 
-describe.runIf(isRoot)('capspawn doctor', () => {
+describe.runIf(isRoot)(`capspawn doctor (${notRootReason})`, () => {
   it('passes CAP_NET_ADMIN when this process holds it', async () => {
     const { json } = await doctorJson(['--user', guest, '--caps', 'net_admin']);
     expect(check(json, 'CAP_NET_ADMIN')).toMatchObject({ ok: true, step: 'capset' });

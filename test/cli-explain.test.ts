@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, uidOf } from './support/fixtures.js';
+import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 import { ensureCliBuilt, runCli, scratchDir, statusLine } from './support/cli.js';
 
 const guest = FIXTURE_USERS.guest.name;
@@ -28,7 +28,7 @@ async function explainJson(args: string[], options?: Parameters<typeof runCli>[1
 
 beforeAll(ensureCliBuilt);
 
-describe.runIf(isRoot)('capspawn explain', () => {
+describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
   it('spawns nothing', async () => {
     const marker = join(scratchDir(0o777), 'ran');
     const explained = await runCli(['explain', '--user', guest, '--', 'touch', marker]);

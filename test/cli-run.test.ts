@@ -1,14 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, uidOf } from './support/fixtures.js';
+import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 import { ensureCliBuilt, runCli, scratchDir, startCli, statusLine } from './support/cli.js';
 
 const guest = FIXTURE_USERS.guest.name;
 
 beforeAll(ensureCliBuilt);
 
-describe.runIf(isRoot)('capspawn run', () => {
+describe.runIf(isRoot)(`capspawn run (${notRootReason})`, () => {
   it('grants exactly CAP_NET_ADMIN: CapAmb 0000000000001000', async () => {
     const out = await runCli(['--user', guest, '--caps', 'net_admin', '--', 'grep', 'CapAmb', '/proc/self/status']);
     expect(out.stderr).toBe('');
@@ -106,7 +106,7 @@ describe.runIf(isRoot)('capspawn run', () => {
   });
 });
 
-describe.runIf(isRoot)('capspawn run --config', () => {
+describe.runIf(isRoot)(`capspawn run --config (${notRootReason})`, () => {
   function profile(fields: object): string {
     const file = join(scratchDir(), 'guest.json');
     writeFileSync(file, JSON.stringify(fields));

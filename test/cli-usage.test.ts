@@ -9,7 +9,7 @@ import { parseCommandLine } from '../lib/cli/command-line.js';
 import { PROFILE_FIELDS } from '../lib/cli/config-file.js';
 import { flagForOption, GUEST_FLAGS } from '../lib/cli/guest-flags.js';
 import { inFlagWords } from '../lib/cli/report-error.js';
-import { FIXTURE_USERS, isRoot } from './support/fixtures.js';
+import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { ensureCliBuilt, packageRoot, runCli } from './support/cli.js';
 
 const guest = FIXTURE_USERS.guest.name;
@@ -158,7 +158,10 @@ describe('flags and profile fields', () => {
     expect(rows).toEqual(PROFILE_FIELDS.map((field) => [field, flagForOption(field)]));
   });
 
-  it.runIf(isRoot)('--detached starts the guest in a new session (its session id is its pid)', async () => {
+});
+
+describe.runIf(isRoot)(`flags as the guest sees them (${notRootReason})`, () => {
+  it('--detached starts the guest in a new session (its session id is its pid)', async () => {
     const out = await runCli(['--user', guest, '--detached', '--', 'awk', '{ print $1, $6 }', '/proc/self/stat']);
     expect(out).toMatchObject({ status: 0, stderr: '' });
     const [pid, session] = out.stdout.trim().split(' ');
@@ -167,18 +170,18 @@ describe('flags and profile fields', () => {
     expect(attached[1]).not.toBe(attached[0]);
   });
 
-  it.runIf(isRoot)('--timeout takes a duration and --kill-signal the signal it sends', async () => {
+  it('--timeout takes a duration and --kill-signal the signal it sends', async () => {
     const out = await runCli(['--user', guest, '--timeout', '200ms', '--kill-signal', 'KILL', '--', 'sleep', '30']);
     expect(out.status).toBe(137);
   });
 
-  it.runIf(isRoot)('--argv0 sets the guest argv[0]', async () => {
+  it('--argv0 sets the guest argv[0]', async () => {
     const out = await runCli(['--user', guest, '--argv0', 'renamed', '--', 'sh', '-c', 'echo $0']);
     expect(out.stdout).toBe('renamed\n');
   });
 });
 
-describe.runIf(isRoot)('doctor and CAP_SETPCAP, as the kernel rules it', () => {
+describe.runIf(isRoot)(`doctor and CAP_SETPCAP, as the kernel rules it (${notRootReason})`, () => {
   interface DoctorJson {
     checks: { name: string; ok: boolean; step?: string }[];
   }
