@@ -2,6 +2,14 @@ import { constants as osConstants } from 'node:os';
 import { getSystemErrorMap } from 'node:util';
 import type { StepName } from './steps.js';
 
+/** Longest value a message repeats whole; as Node's ERR_INVALID_ARG_VALUE, longer ones end in "...". */
+export const MAX_SHOWN_LENGTH = 128;
+
+/** `text`, or its first {@link MAX_SHOWN_LENGTH} characters and "..." when it is longer. */
+export function shortText(text: string): string {
+  return text.length > MAX_SHOWN_LENGTH ? `${text.slice(0, MAX_SHOWN_LENGTH)}...` : text;
+}
+
 /** Describes a received value the way Node's own argument errors do. */
 export function describeReceived(value: unknown): string {
   if (value === null) return 'null';

@@ -1,5 +1,4 @@
 import { constants as osConstants } from 'node:os';
-import { resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { parseCapability, type CapabilitySpec } from './capabilities.js';
 import { checkEnvOption, checkPassEnvOption } from './environment.js';
@@ -17,6 +16,7 @@ import {
 import { invalidType, invalidValue, outOfRange } from './errors.js';
 import type { OwnCgroupSpec } from './cgroup-limits.js';
 import type { OwnCgroupRequest } from './own-cgroup.js';
+import { daemonWorkingDirectory, joinPath } from './program.js';
 
 /** A user or group: a name looked up through NSS, or a numeric id used as is. */
 export type IdSpec = string | number;
@@ -62,7 +62,10 @@ export interface SpawnGuestOptions {
   env?: Readonly<Record<string, string | undefined>>;
   /** Names or globs copied from `process.env`; globs never copy loader variables. */
   passEnv?: readonly string[];
-  /** Working directory, entered as the target user. Relative paths are resolved against process.cwd(). Default: inherited. */
+  /**
+   * Working directory, entered as the target user. Passed to the kernel as given (`..` is not
+   * collapsed); a relative path is joined to process.cwd(). Default: inherited.
+   */
   cwd?: string;
   /** stdio plan, as for child_process.spawn. Default: `'pipe'` for 0, 1 and 2. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioSpec[];
@@ -324,7 +327,12 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
   }
 
   const argv0 = o.argv0 === undefined ? program : checkString(o.argv0, 'argv0', { allowEmpty: false });
-  const cwd = o.cwd === undefined ? undefined : resolve(checkString(o.cwd, 'cwd', { allowEmpty: false }));
+  // As given, never normalised: the kernel resolves `..` and symlinks, as the guest.
+  const cwdGiven = o.cwd === undefined ? undefined : checkString(o.cwd, 'cwd', { allowEmpty: false });
+  const cwd =
+    cwdGiven === undefined || cwdGiven.startsWith('/')
+      ? cwdGiven
+      : joinPath(daemonWorkingDirectory('cwd', cwdGiven, [argv0, ...argList]), cwdGiven);
 
   let umask: number | undefined;
   if (o.umask !== undefined) {

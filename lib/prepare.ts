@@ -5,7 +5,7 @@ import { launchFailure, preparationFailure, type LaunchContext } from './launch-
 import { loadNative, type NativeAddon } from './native.js';
 import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
-import { programCandidates } from './program.js';
+import { daemonWorkingDirectory, programCandidates } from './program.js';
 import { STEP_NAMES } from './steps.js';
 
 /** Everything decided before a launch: checked options, ids, environment, program paths. */
@@ -45,7 +45,7 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
   }
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');
-  const candidates = programCandidates(options.file, options.cwd ?? process.cwd(), guestPath);
+  const candidates = programCandidates(options.file, () => options.cwd ?? daemonWorkingDirectory('file', options.file, spawnargs), guestPath);
   const context: LaunchContext = {
     file: options.file,
     candidates,

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -122,5 +122,22 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
     const { status, json } = await explainJson(['--user', guest, '--cwd', locked, '--', 'true']);
     expect(json.preflight.failingStep).toBe('chdir');
     expect(status).toBe(125);
+  });
+
+  it('walks ".." as the kernel does, as the guest: /root/../usr/bin/id and --cwd /root/../tmp fail as run fails', async () => {
+    const program = await explainJson(['--user', guest, '--', '/root/../usr/bin/id']);
+    expect(program.json.program.candidates).toEqual(['/root/../usr/bin/id']);
+    expect(program.json.preflight.failingStep).toBe('execve');
+    expect(program.status).toBe(126);
+    const cwd = await explainJson(['--user', guest, '--cwd', '/root/../tmp', '--', 'true']);
+    expect(cwd.json.preflight.failingStep).toBe('chdir');
+    // Through a symlink, ".." is the parent of the link's target: searchable, so it passes.
+    const dir = scratchDir(0o755);
+    mkdirSync(join(dir, 'deep/sub'), { recursive: true });
+    symlinkSync(join(dir, 'deep/sub'), join(dir, 'link'));
+    writeFileSync(join(dir, 'deep/x'), '#!/bin/sh\n', { mode: 0o755 });
+    const linked = await explainJson(['--user', guest, '--', `${dir}/link/../x`]);
+    expect(linked.json.program.path).toBe(`${dir}/link/../x`);
+    expect(linked.status).toBe(0);
   });
 });

@@ -1,5 +1,4 @@
-import { statSync, type Stats } from 'node:fs';
-import { resolve } from 'node:path';
+import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { parseCapability } from '../capabilities.js';
 
 /** Who would open a file: the guest's ids, groups and capabilities. */
@@ -45,19 +44,54 @@ function statOrNull(path: string): Stats | null {
   }
 }
 
-/** Whether `who` can reach `path` (search on every directory above it) and use it as `want`. */
+function lstatOrNull(path: string): Stats | null {
+  try {
+    return lstatSync(path);
+  } catch {
+    return null;
+  }
+}
+
+/** How many symlinks one lookup may follow before the kernel says ELOOP (MAXSYMLINKS). */
+const MAX_SYMLINKS = 40;
+
+/**
+ * Whether `who` can reach `path` and use it as `want`, walked as the kernel's path lookup
+ * walks it (fs/namei.c): every component, `.` and `..` included, needs search (x) on the
+ * directory it is looked up in; a symlink is followed where it stands, its target walked the
+ * same way; `..` leads to the parent of the directory actually reached. `/root/../tmp` so
+ * needs search on /root, as it does for the guest. A relative path starts at this process's
+ * working directory.
+ */
 export function checkAccess(path: string, who: AccessIdentity, want: number): AccessResult {
-  const absolute = resolve(path);
-  const parts = absolute.split('/').filter(Boolean);
-  for (let depth = 0; depth < parts.length; depth++) {
-    const dir = `/${parts.slice(0, depth).join('/')}`;
+  let dir = path.startsWith('/') ? '/' : process.cwd();
+  const rest = path.split('/').filter(Boolean);
+  let links = 0;
+  while (rest.length > 0) {
+    const name = rest.shift() as string;
     const stats = statOrNull(dir);
     if (!stats?.isDirectory()) return { ok: false, code: 'ENOENT' };
     if (!modeGrants(stats, who, EXECUTE)) return { ok: false, code: 'EACCES', blockedAt: dir, stats };
+    if (name === '.') continue;
+    if (name === '..') {
+      dir = dir === '/' ? '/' : dir.slice(0, dir.lastIndexOf('/')) || '/';
+      continue;
+    }
+    const next = dir === '/' ? `/${name}` : `${dir}/${name}`;
+    const own = lstatOrNull(next);
+    if (!own) return { ok: false, code: 'ENOENT' };
+    if (own.isSymbolicLink()) {
+      if (++links > MAX_SYMLINKS) return { ok: false, code: 'ENOENT' };
+      const target = readlinkSync(next);
+      rest.unshift(...target.split('/').filter(Boolean));
+      if (target.startsWith('/')) dir = '/';
+      continue;
+    }
+    dir = next;
   }
-  const stats = statOrNull(absolute);
+  const stats = statOrNull(dir);
   if (!stats) return { ok: false, code: 'ENOENT' };
-  return modeGrants(stats, who, want) ? { ok: true, stats } : { ok: false, code: 'EACCES', blockedAt: absolute, stats };
+  return modeGrants(stats, who, want) ? { ok: true, stats } : { ok: false, code: 'EACCES', blockedAt: dir, stats };
 }
 
 /** `0660 root:kvm`, for messages about a file's permissions. */

@@ -224,9 +224,10 @@ describe.runIf(isRoot)(`bad input, refused before any process exists (${notRootR
   });
 });
 
-// cwd: a relative path is resolved against process.cwd() when spawnGuest is called (as
-// child_process does), then entered as the target user; a relative program path is resolved
-// against the guest's working directory. docs/hardening.md says the same.
+// cwd: a relative path is joined to process.cwd() when spawnGuest is called, never normalised
+// (the kernel resolves . and .., as the target user, as for child_process), then entered as the
+// target user; a relative program path is joined to the guest's working directory.
+// docs/hardening.md says the same.
 describe.runIf(isRoot)(`relative paths (${notRootReason})`, () => {
   const startDir = process.cwd();
   let dir = '';
@@ -246,7 +247,7 @@ describe.runIf(isRoot)(`relative paths (${notRootReason})`, () => {
     expect((await inspectGuest({ user, cwd: '.' })).cwd).toBe(dir);
   });
 
-  it('normalises . and .. in a relative cwd before the child enters it', async () => {
+  it('leaves . and .. in a relative cwd to the kernel, which enters the directory they name', async () => {
     expect((await inspectGuest({ user, cwd: './sub/deeper/../deeper/.' })).cwd).toBe(join(dir, 'sub', 'deeper'));
     expect((await inspectGuest({ user, cwd: 'sub/..' })).cwd).toBe(dir);
   });
@@ -267,6 +268,6 @@ describe.runIf(isRoot)(`relative paths (${notRootReason})`, () => {
     expect(out.code, out.stderr).toBe(0);
     expect(parseInspection(out.stdout).cwd).toBe(inspectorDir);
     // The same relative name from here, without cwd, is looked for in process.cwd(): absent.
-    await expect(spawnGuest(`./${name}`, { user })).rejects.toMatchObject({ code: 'ENOENT', step: 'execve', path: join(dir, name) });
+    await expect(spawnGuest(`./${name}`, { user })).rejects.toMatchObject({ code: 'ENOENT', step: 'execve', path: `${dir}/./${name}` });
   });
 });

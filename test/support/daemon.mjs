@@ -1,13 +1,20 @@
 // A stand-in for a daemon that embeds capspawn, run by the privileged tests under setpriv
 // (reduced bounding set, non-root uid with a few capabilities, fork fallback, ...).
-// argv[2]: JSON { file, args, options }. Prints one JSON result line.
-import { readdirSync } from 'node:fs';
+// argv[2]: JSON { file, args, options, removeCwd? }; removeCwd: the daemon's working
+// directory is deleted before the launch. Prints one JSON result line.
+import { mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { spawnGuest } from '../../dist/index.js';
 import { countChildren } from './count-children.mjs';
 import { loadNative } from '../../dist/native.js';
 
-
 const job = JSON.parse(process.argv[2]);
+if (job.removeCwd) {
+  const dir = mkdtempSync(join(tmpdir(), 'capspawn-gone-'));
+  process.chdir(dir);
+  rmdirSync(dir);
+}
 try {
   const guest = await spawnGuest(job.file, job.args ?? [], { stdio: ['ignore', 'pipe', 'inherit'], ...job.options });
   let stdout = '';
