@@ -119,8 +119,12 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
 describe.runIf(isRoot)(`signals in the guest (${notRootReason})`, () => {
   it('SigIgn and SigBlk are 0 for a guest spawned from a worker_thread, as from the main thread', async () => {
     const worker = new Worker(workerScript, { workerData: { file: inspectPath(), args: [], options: { user } } });
+    // Listen for 'exit' from the start: a worker that ends before this thread takes its message
+    // has the message and 'exit' emitted in one go, and a listener added after the message
+    // would wait forever (it did on a busy machine).
+    const exited = once(worker, 'exit');
     const [message] = (await once(worker, 'message')) as [{ code: number; stdout: string }];
-    await once(worker, 'exit');
+    await exited;
     expect(message.code).toBe(0);
     const fromWorker = parseInspection(message.stdout);
     const fromMain = await inspectGuest({ user });
