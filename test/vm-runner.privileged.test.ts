@@ -19,7 +19,11 @@ describe.runIf(isRoot && unavailable === undefined)(`npm run test:vm (${isRoot ?
     child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(output).toContain('fails on purpose inside the VM');
-    expect(output).toMatch(/test:vm: the suite exited [1-9]\d* in the VM/);
+    // It says which accelerator ran and why, and which kernel the guest booted.
+    expect(output).toMatch(/^test:vm: booting with (KVM|software emulation \(TCG\)): \S/m);
+    const booted = /capspawn-vm: booted Linux (\S+)/.exec(output)?.[1];
+    expect(booted).toBeDefined();
+    expect(output).toMatch(new RegExp(`test:vm: the suite exited [1-9]\\d* in the VM \\(kernel ${booted?.replace(/[.+]/g, '\\$&')}, (KVM|software emulation \\(TCG\\))`));
     expect(status, output.slice(-3000)).not.toBe(0);
   }, 700_000);
 });

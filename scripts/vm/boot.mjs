@@ -1,18 +1,25 @@
 // Runs one command as root inside a throwaway virtual machine: Debian's qemu-system-x86 and a
 // Linux kernel from Debian's packages (or this host's own when readable), this host's root file
 // system shown read-only over 9p with a tmpfs overlay for writes, no network, nothing
-// downloaded. The guest gets a pure cgroup v2 hierarchy (see guest-init.py), which hosts that
-// keep memory on cgroup v1 cannot offer. KVM is used when it can start the guest, else
-// software emulation (TCG).
+// downloaded but Debian's kernel packages (kernels.mjs). The guest gets a pure cgroup v2
+// hierarchy (see guest-init.py), which hosts that keep memory on cgroup v1 cannot offer. KVM is
+// used when a short probe boot under it reaches its marker, else software emulation (TCG).
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { release as hostRelease, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { debianKernel } from './kernels.mjs';
 
 const checkout = resolve(new URL('../..', import.meta.url).pathname);
 const EXIT_MARKER = /CAPSPAWN-VM-EXIT=(\d+)/;
 const ROOT_MARKER = 'capspawn-vm: root mounted';
+const BOOTED_MARKER = /capspawn-vm: booted Linux (\S+)/;
+const PROBE_MARKER = 'capspawn-vm: kvm probe reached init';
+// A KVM boot of the probe's tiny initramfs reaches its init in about a second; hosts where KVM
+// cannot run a guest either fail at once (qemu: "failed to set MSR 0x10a") or hang in the
+// firmware ("Booting from ROM..."), which this bounds.
+const PROBE_SECONDS = 10;
 const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'tun'];
 // Under emulation, an x86-64-v2 CPU: with `-cpu max`, qemu 7.2's young AVX emulation let node
 // crash (SIGSEGV) in a long run; Debian's node needs no more than this.
@@ -27,36 +34,52 @@ function readable(path, mode = constants.R_OK) {
   }
 }
 
-/** This host's kernel when readable, else the newest installed one with its modules. */
-export function findKernel() {
+const installedKernel = (version) => ({ path: `/boot/vmlinuz-${version}`, version, modules: `/lib/modules/${version}` });
+
+/**
+ * Debian's kernel `release` (kernels.mjs) when one is asked for; else $CAPSPAWN_VM_KERNEL, this
+ * host's kernel when readable, or the newest installed one with its modules.
+ * `{ path, version, modules }`, `modules` being its /lib/modules/VERSION directory.
+ */
+export function findKernel(release) {
+  if (release) return debianKernel(release);
   if (process.env.CAPSPAWN_VM_KERNEL) {
     const path = process.env.CAPSPAWN_VM_KERNEL;
-    return { path, version: path.replace(/^.*vmlinuz-/, '') };
+    return { ...installedKernel(path.replace(/^.*vmlinuz-/, '')), path };
   }
-  const own = release();
-  if (readable(`/boot/vmlinuz-${own}`) && existsSync(`/lib/modules/${own}/modules.dep`)) return { path: `/boot/vmlinuz-${own}`, version: own };
+  const own = hostRelease();
+  if (readable(`/boot/vmlinuz-${own}`) && existsSync(`/lib/modules/${own}/modules.dep`)) return installedKernel(own);
   const installed = (existsSync('/boot') ? readdirSync('/boot') : [])
     .filter((f) => f.startsWith('vmlinuz-') && existsSync(`/lib/modules/${f.slice(8)}/modules.dep`) && readable(`/boot/${f}`))
     .sort((a, b) => statSync(`/boot/${b}`).mtimeMs - statSync(`/boot/${a}`).mtimeMs);
-  return installed.length > 0 ? { path: `/boot/${installed[0]}`, version: installed[0].slice(8) } : undefined;
+  return installed.length > 0 ? installedKernel(installed[0].slice(8)) : undefined;
 }
 
 export function findBusybox() {
   return ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p) && /static/.test(spawnSync('file', ['-L', p], { encoding: 'utf8' }).stdout ?? 'static'));
 }
 
-/** Why no VM can run here (what to install), or undefined when one can. */
-export function vmUnavailableReason() {
+/**
+ * Why no VM can run here (what to install), or undefined when one can. A Debian kernel release
+ * asked for is fetched when the VM boots, so only its tools are checked here.
+ */
+export function vmUnavailableReason({ kernel } = {}) {
   if (spawnSync('qemu-system-x86_64', ['--version']).error) return 'qemu-system-x86_64 is missing (apt-get install qemu-system-x86)';
-  if (!findKernel()) return 'no readable kernel with its modules (apt-get install linux-image-amd64)';
+  if (kernel) {
+    const tool = ['apt-get', 'dpkg-deb', 'depmod', 'xz'].find((t) => spawnSync(t, ['--version']).error);
+    if (tool) return `${tool} is missing, which fetching a Debian kernel needs`;
+  } else if (!findKernel()) return 'no readable kernel with its modules (apt-get install linux-image-amd64, or ask for a Debian kernel release)';
   if (!findBusybox()) return 'no static busybox (apt-get install busybox-static)';
   if (!existsSync('/usr/bin/python3')) return 'no /usr/bin/python3 for the guest init';
   return undefined;
 }
 
-/** The module files to load, dependencies first, from modules.dep. */
-export function moduleFiles(version, modules = MODULES) {
-  const dir = `/lib/modules/${version}`;
+/**
+ * The module files to load, dependencies first, from modules.dep: `names` (default: the test
+ * VM's) of `kernel` (findKernel's, or the version of one installed in /lib/modules).
+ */
+export function moduleFiles(kernel, names = MODULES) {
+  const { version, modules: dir } = typeof kernel === 'string' ? installedKernel(kernel) : kernel;
   const deps = new Map();
   for (const line of readFileSync(join(dir, 'modules.dep'), 'utf8').split('\n')) {
     const [file, rest] = line.split(':');
@@ -70,14 +93,22 @@ export function moduleFiles(version, modules = MODULES) {
     for (const dep of [...deps.get(file)].reverse()) visit(dep);
     order.push(file);
   };
-  for (const name of modules) {
+  for (const name of names) {
     const file = byName.get(name);
     if (file !== undefined) visit(file);
     else if (!builtin.includes(`/${name}.ko`)) throw new Error(`kernel ${version} has no module ${name}, which the guest needs`);
   }
-  const compressed = order.find((f) => !f.endsWith('.ko'));
-  if (compressed) throw new Error(`module ${compressed} is compressed; the guest's busybox insmod loads only plain .ko files`);
+  const compressed = order.find((f) => !/\.ko(\.xz)?$/.test(f));
+  if (compressed) throw new Error(`module ${compressed} is compressed other than with xz, which the runner cannot unpack`);
   return order.map((file) => join(dir, file));
+}
+
+/** A module as the guest's busybox insmod loads it: plain, not xz-compressed (Debian 13's are). */
+function moduleData(file) {
+  if (!file.endsWith('.xz')) return readFileSync(file);
+  const xz = spawnSync('xz', ['-dc', file], { maxBuffer: 256 << 20 });
+  if (xz.status !== 0) throw new Error(`xz could not unpack ${file}: ${xz.error?.message ?? xz.stderr}`);
+  return xz.stdout;
 }
 
 /** One file of a cpio archive in the "newc" format the kernel unpacks as its initramfs. */
@@ -111,13 +142,26 @@ exec /bin/busybox env CAPSPAWN_VM_CHECKOUT=${checkout} CAPSPAWN_VM_COMMAND=${Buf
       cpioEntry('m', 0o40755),
       cpioEntry('bin/busybox', 0o100755, readFileSync(findBusybox())),
       cpioEntry('init', 0o100755, Buffer.from(init)),
-      ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, readFileSync(file))),
+      ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, moduleData(file))),
       cpioEntry('TRAILER!!!', 0),
     ]),
   );
 }
 
-function boot(kernel, initrd, accel, timeoutSeconds, onOutput) {
+/** An initramfs whose init only prints PROBE_MARKER and powers off. */
+function buildProbeInitramfs() {
+  const init = `#!/bin/busybox sh\necho "${PROBE_MARKER}"\n/bin/busybox poweroff -f\n`;
+  return gzipSync(
+    Buffer.concat([
+      cpioEntry('bin', 0o40755),
+      cpioEntry('bin/busybox', 0o100755, readFileSync(findBusybox())),
+      cpioEntry('init', 0o100755, Buffer.from(init)),
+      cpioEntry('TRAILER!!!', 0),
+    ]),
+  );
+}
+
+function boot(kernel, initrd, accel, timeoutSeconds, onOutput, stopAt) {
   const args = [
     '-machine', `q35,accel=${accel}`, '-cpu', accel === 'kvm' ? 'host' : TCG_CPU, '-m', '4096', '-smp', '2',
     '-nographic', '-no-reboot', '-kernel', kernel, '-initrd', initrd,
@@ -135,6 +179,7 @@ function boot(kernel, initrd, accel, timeoutSeconds, onOutput) {
     const onData = (chunk) => {
       console += chunk.toString();
       onOutput?.(chunk.toString());
+      if (stopAt && console.includes(stopAt)) qemu.kill('SIGKILL');
     };
     qemu.stdout.on('data', onData);
     qemu.stderr.on('data', onData);
@@ -149,38 +194,59 @@ function boot(kernel, initrd, accel, timeoutSeconds, onOutput) {
 }
 
 /**
- * Runs `command` (argv, in the checkout, as root) in a VM. Resolves with `{ status, accel,
- * console, seconds }`; rejects with an error that says what went wrong (a kernel panic, a
- * timeout, a guest that never mounted the host root).
+ * The accelerator to boot `kernelPath` with: `{ accel, why }`. KVM only when a probe boot under
+ * it reaches its marker within PROBE_SECONDS; $CAPSPAWN_VM_ACCEL skips the probe.
+ * $CAPSPAWN_VM_KVM_DEVICE (default /dev/kvm) lets the probe's tests run on hosts without one.
  */
-export async function runInVm(command, { timeoutSeconds = 1800, onOutput } = {}) {
-  const unavailable = vmUnavailableReason();
+export async function probeAccelerator(kernelPath) {
+  const asked = process.env.CAPSPAWN_VM_ACCEL;
+  if (asked) return { accel: asked, why: 'CAPSPAWN_VM_ACCEL' };
+  const device = process.env.CAPSPAWN_VM_KVM_DEVICE ?? '/dev/kvm';
+  if (!readable(device, constants.R_OK | constants.W_OK)) return { accel: 'tcg', why: `no usable ${device}` };
+  const work = mkdtempSync(join(tmpdir(), 'capspawn-vm-probe-'));
+  try {
+    const initrd = join(work, 'probe.gz');
+    writeFileSync(initrd, buildProbeInitramfs());
+    const started = Date.now();
+    const probe = await boot(kernelPath, initrd, 'kvm', PROBE_SECONDS, undefined, PROBE_MARKER);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    if (probe.console.includes(PROBE_MARKER)) return { accel: 'kvm', why: `a probe boot reached its init in ${seconds} s` };
+    // eslint-disable-next-line no-control-regex
+    const last = probe.console.replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '').trim().split('\n').pop()?.trim().slice(0, 160);
+    const how = probe.kind === 'timeout' ? `hung for ${PROBE_SECONDS} s` : 'stopped';
+    return { accel: 'tcg', why: `KVM ${how} without booting a probe (${last || 'no output'}); software emulation took over after ${seconds} s` };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs `command` (argv, in the checkout, as root) in a VM. Resolves with `{ status, accel,
+ * why, console, seconds, kernel }` (`kernel`: the release the guest reported booting; `why`:
+ * why that accelerator); rejects with an error that says what went wrong (a kernel panic, a
+ * timeout, a guest that never mounted the host root). `kernel` in the options: a Debian
+ * release (kernels.mjs) to boot instead of this host's.
+ */
+export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAccelerator, kernel: release } = {}) {
+  const unavailable = vmUnavailableReason({ kernel: release });
   if (unavailable) throw new Error(`cannot run a VM here: ${unavailable}`);
-  const kernel = findKernel();
+  const kernel = findKernel(release);
   const work = mkdtempSync(join(tmpdir(), 'capspawn-vm-'));
   const initrd = join(work, 'initrd.gz');
-  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel.version), command));
+  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel), command));
   const started = Date.now();
   try {
-    let accel = process.env.CAPSPAWN_VM_ACCEL;
-    let result;
-    if (!accel && readable('/dev/kvm', constants.R_OK | constants.W_OK)) {
-      // Nested KVM often cannot start a guest at all; it then fails within seconds.
-      result = await boot(kernel.path, initrd, 'kvm', timeoutSeconds, onOutput);
-      accel = 'kvm';
-      if (result.kind === 'ended' && !result.rootMounted) result = undefined;
-    }
-    if (!result) {
-      accel = accel === 'kvm' || !accel ? 'tcg' : accel;
-      result = await boot(kernel.path, initrd, accel, timeoutSeconds, onOutput);
-    }
+    const { accel, why } = await probeAccelerator(kernel.path);
+    onAccelerator?.(accel, why);
+    const result = await boot(kernel.path, initrd, accel, timeoutSeconds, onOutput);
     const seconds = Math.round((Date.now() - started) / 1000);
-    if (result.kind === 'done') return { status: result.status, accel, console: result.console, seconds, kernel: kernel.version };
+    const booted = BOOTED_MARKER.exec(result.console)?.[1];
+    if (result.kind === 'done') return { status: result.status, accel, why, console: result.console, seconds, kernel: booted ?? kernel.version };
     if (result.kind === 'timeout') throw new Error(`the VM did not finish within ${timeoutSeconds} s and was killed`);
     if (result.kind === 'error') throw new Error(`qemu could not start: ${result.error.message}`);
     if (/Kernel panic/.test(result.console)) throw new Error(`the guest kernel panicked:\n${result.console.slice(-2000)}`);
-    const why = /capspawn-vm: .*/.exec(result.console)?.[0] ?? (result.rootMounted ? 'the guest stopped before its command reported' : 'the guest never mounted the host root');
-    throw new Error(`${why} (qemu exited ${result.code}):\n${result.console.slice(-2000)}`);
+    const failure = /capspawn-vm: (?!booted |root mounted).*/.exec(result.console)?.[0] ?? (result.rootMounted ? 'the guest stopped before its command reported' : 'the guest never mounted the host root');
+    throw new Error(`${failure} (qemu exited ${result.code}):\n${result.console.slice(-2000)}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

@@ -44,6 +44,8 @@ def writable_shadow_files():
 
 
 def main():
+    # The runner reports this as the kernel that ran (scripts/vm/boot.mjs, BOOTED_MARKER).
+    print(f'capspawn-vm: booted Linux {os.uname().release}', flush=True)
     mount('proc', '/proc')
     mount('sysfs', '/sys')
     mount('devtmpfs', '/dev')

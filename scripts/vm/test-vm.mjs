@@ -6,12 +6,27 @@
 //   CAPSPAWN_VM_TIMEOUT=SECONDS             give up after this long (default 3600)
 //   CAPSPAWN_VM_ACCEL=kvm|tcg               skip trying KVM first
 //   CAPSPAWN_VM_KERNEL=/boot/vmlinuz-...    the kernel to boot (its modules must be installed)
+// Arguments:
+//   --kernel 5.10|6.1|6.12                  Debian's kernel of that release (scripts/vm/kernels.mjs)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
 import { runInVm, vmUnavailableReason } from './boot.mjs';
+import { DEBIAN_KERNELS } from './kernels.mjs';
 
 const checkout = new URL('../..', import.meta.url).pathname;
-const unavailable = vmUnavailableReason();
+let options;
+try {
+  ({ values: options } = parseArgs({ options: { kernel: { type: 'string' } } }));
+} catch (error) {
+  process.stderr.write(`test:vm: ${error.message}\n`);
+  process.exit(2);
+}
+if (options.kernel !== undefined && !(options.kernel in DEBIAN_KERNELS)) {
+  process.stderr.write(`test:vm: --kernel takes one of ${Object.keys(DEBIAN_KERNELS).join(', ')}, not ${options.kernel}\n`);
+  process.exit(2);
+}
+const unavailable = vmUnavailableReason({ kernel: options.kernel });
 if (unavailable) {
   process.stderr.write(`test:vm: cannot boot a VM here: ${unavailable}\n`);
   process.exit(2);
@@ -31,8 +46,11 @@ const command = ['/usr/bin/env', 'CI=1', 'CAPSPAWN_REQUIRE_PRIVILEGED=1', ...fix
 const started = Date.now();
 try {
   const run = await runInVm(command, {
+    kernel: options.kernel,
     timeoutSeconds: Number(process.env.CAPSPAWN_VM_TIMEOUT ?? 3600),
     onOutput: (text) => process.stdout.write(text),
+    onAccelerator: (accel, why) =>
+      process.stdout.write(`test:vm: booting with ${accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}: ${why}\n`),
   });
   const how = run.accel === 'kvm' ? 'KVM' : 'software emulation (TCG)';
   process.stdout.write(`\ntest:vm: the suite exited ${run.status} in the VM (kernel ${run.kernel}, ${how}, ${run.seconds} s)\n`);
