@@ -112,6 +112,11 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
         `after the credential change the kernel shows ${fields.mismatch} other than planned, so the program was not run ` +
         '(a security module or seccomp policy may be altering credentials)'
       );
+    case 'fd_walk':
+      return (
+        'this kernel has no CLOSE_RANGE_CLOEXEC (Linux 5.11), so the child marks its descriptors close-on-exec from the list in /proc/self/fd, ' +
+        'which it could not read: mount /proc (the program was not run, so that no descriptor of this process could reach it)'
+      );
     case 'execve':
       switch (code) {
         case 'ENOENT':

@@ -36,7 +36,8 @@ export interface LaunchPlan {
   rlimits: BigUint64Array;
   oomScoreAdj: number | null;
   nice: number | null;
-  testKillBeforeVerify: boolean;
+  testSignalBeforeVerify: number;
+  testWalkFds: boolean;
 }
 
 /** Bits of prctl(PR_GET_SECUREBITS), from linux/securebits.h. */
@@ -53,8 +54,12 @@ export function guestSecurebits(own: number, uid: number): number {
   return (own | (uid === 0 ? SECBIT_NOROOT | SECBIT_NOROOT_LOCKED : 0)) & ~SECBIT_KEEP_CAPS;
 }
 
-/** Switches for the fault tests; not part of the public API. */
-export const testHooks = { killBeforeVerify: false };
+/**
+ * Switches for the fault tests; not part of the public API. `signalBeforeVerify`: the child
+ * sends itself this signal (SIGKILL, SIGSTOP) as it enters the verify step; `walkFds`: it
+ * takes the /proc/self/fd walk that kernels before 5.11 need instead of close_range.
+ */
+export const testHooks = { signalBeforeVerify: 0, walkFds: false };
 
 /** Kinds of native/launch.h StdioKind. */
 const STDIO_CLOSED = 0;
@@ -154,6 +159,7 @@ export function buildLaunchPlan(
     rlimits: BigUint64Array.from(options.rlimits.flatMap((r) => [BigInt(r.resource), r.soft, r.hard])),
     oomScoreAdj: options.oomScoreAdj ?? null,
     nice: options.nice ?? null,
-    testKillBeforeVerify: testHooks.killBeforeVerify,
+    testSignalBeforeVerify: testHooks.signalBeforeVerify,
+    testWalkFds: testHooks.walkFds,
   };
 }

@@ -34,6 +34,7 @@ export const STEP_NAMES = [
   'getppid',
   'verify',
   'close_range',
+  'fd_walk',
   'sigprocmask',
   'execve',
 ] as const;
@@ -94,6 +95,7 @@ export const STEP_SYSCALLS: Readonly<Record<StepName, string>> = {
   getppid: 'getppid',
   verify: 'capget',
   close_range: 'close_range',
+  fd_walk: 'getdents64',
   sigprocmask: 'rt_sigprocmask',
   execve: 'execve',
 };

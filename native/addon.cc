@@ -212,7 +212,8 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Value nice = plan.Get("nice");
   in.has_nice = nice.IsNumber();
   if (in.has_nice) in.nice = nice.As<Napi::Number>().Int32Value();
-  in.test_kill_before_verify = plan.Get("testKillBeforeVerify").ToBoolean();
+  in.test_signal_before_verify = plan.Get("testSignalBeforeVerify").As<Napi::Number>().Int32Value();
+  in.test_walk_fds = plan.Get("testWalkFds").ToBoolean();
   auto* worker = new LaunchWorker(info.Env(), "capspawn:launch", std::move(in));
   worker->Queue();
   return worker->Promise();

@@ -52,6 +52,15 @@ struct KernelSigaction {
 constexpr int kKernelSigsetSize = 8;
 constexpr int kMaxSignal = 64;
 
+// One record of getdents64(2) (struct linux_dirent64).
+struct LinuxDirent64 {
+  uint64_t d_ino;
+  int64_t d_off;
+  unsigned short d_reclen;
+  unsigned char d_type;
+  char d_name[];
+};
+
 struct Child {
   const ChildPlan* plan;
   ChildShared* shared;
@@ -72,13 +81,15 @@ struct Child {
 bool verify_credentials(const Child& c, long securebits, int* item, int* err);
 // The /proc/self files verify reads, opened before prlimit: a small RLIMIT_NOFILE leaves the
 // child no free descriptor number below it (its table is a copy of the daemon's), while a
-// descriptor already open stays usable.
+// descriptor already open stays usable. So is /proc/self/fd for the walk before 5.11.
 struct ProcFiles {
   long cgroup = -1;
   long oom_score_adj = -1;
+  long fd_dir = -1;
 };
 
 bool verify_placement(const Child& c, const ProcFiles& files, int* item, int* err);
+int mark_open_fds_cloexec(long dir, int from);
 
 size_t length(const char* s) {
   size_t n = 0;
@@ -178,6 +189,11 @@ int capspawn_child_main(void* raw) {
     files.oom_score_adj = syscall(SYS_openat, AT_FDCWD, "/proc/self/oom_score_adj", O_RDWR | O_CLOEXEC);
     if (files.oom_score_adj < 0) c.fail(errno);
   }
+  if (p->walk_fds) {
+    c.enter(STEP_FD_WALK);  // opened before prlimit (ProcFiles), read after verify
+    files.fd_dir = syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (files.fd_dir < 0) c.fail(errno);
+  }
   if (p->nrlimits > 0) {
     c.enter(STEP_PRLIMIT);
     for (int i = 0; i < p->nrlimits; i++) {
@@ -268,7 +284,7 @@ int capspawn_child_main(void* raw) {
 
   // Read everything back: the kernel must show exactly the plan, or nothing runs.
   c.enter(STEP_VERIFY);
-  if (p->test_kill_before_verify) syscall(SYS_kill, syscall(SYS_getpid), SIGKILL);
+  if (p->test_signal_before_verify != 0) syscall(SYS_kill, syscall(SYS_getpid), p->test_signal_before_verify);
   int item = 0;
   int err = 0;
   if (!verify_credentials(c, securebits, &item, &err)) c.fail(err, item);
@@ -276,11 +292,17 @@ int capspawn_child_main(void* raw) {
 
   // Nothing but the stdio plan crosses execve. Close-on-exec rather than close: the report
   // pipe must stay open until execve succeeds.
-  c.enter(STEP_CLOSE_RANGE);
-  if (syscall(SYS_close_range, p->nstdio, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
-    if (errno != ENOSYS && errno != EINVAL) c.fail(errno);
-    // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC: mark each fd (EBADF: not open).
-    for (int fd = p->nstdio; fd < p->fd_limit; fd++) syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC);
+  // Kernels before 5.11 have no CLOSE_RANGE_CLOEXEC (the parent probed): mark the fds that
+  // are open, as /proc/self/fd lists them. Trying every number up to RLIMIT_NOFILE would be up
+  // to a million calls and miss fds above a lowered soft limit. Without /proc this fails
+  // (above): an fd that may be open must not cross execve.
+  if (p->walk_fds) {
+    c.enter(STEP_FD_WALK);
+    int walk_err = mark_open_fds_cloexec(files.fd_dir, p->nstdio);
+    if (walk_err != 0) c.fail(walk_err);
+  } else {
+    c.enter(STEP_CLOSE_RANGE);
+    if (syscall(SYS_close_range, p->nstdio, ~0U, CLOSE_RANGE_CLOEXEC) != 0) c.fail(errno);
   }
 
   c.enter(STEP_SIGPROCMASK);
@@ -314,6 +336,34 @@ int capspawn_child_main(void* raw) {
 }
 
 namespace {
+
+// Marks every open fd >= `from` close-on-exec, reading /proc/self/fd (open as `dir`) with
+// getdents64 into a buffer on this stack (no opendir: it mallocs). 0, or the errno that
+// stopped it. The listing is made at each read, so fds opened since `dir` was are in it.
+int mark_open_fds_cloexec(long dir, int from) {
+  alignas(8) char buf[2048];
+  int err = 0;
+  for (;;) {
+    long n = syscall(SYS_getdents64, dir, buf, sizeof buf);
+    if (n <= 0) {
+      if (n < 0) err = errno;
+      break;
+    }
+    for (long off = 0; off < n;) {
+      const LinuxDirent64* entry = reinterpret_cast<const LinuxDirent64*>(buf + off);
+      off += entry->d_reclen;
+      long fd = 0;
+      const char* digit = entry->d_name;
+      for (; *digit >= '0' && *digit <= '9'; digit++) fd = fd * 10 + (*digit - '0');
+      if (digit == entry->d_name || *digit != '\0' || fd < from || fd == dir) continue;  // ".", ".."
+      // EBADF: closed since the directory was read, which is what close-on-exec is for.
+      if (syscall(SYS_fcntl, fd, F_SETFD, FD_CLOEXEC) != 0 && errno != EBADF) err = errno;
+    }
+    if (err != 0) break;
+  }
+  syscall(SYS_close, dir);
+  return err;
+}
 
 bool verify_credentials(const Child& c, long securebits, int* item, int* err) {
   const ChildPlan* p = c.plan;
@@ -437,3 +487,10 @@ bool verify_placement(const Child& c, const ProcFiles& files, int* item, int* er
 }
 
 }  // namespace
+
+// On a range no fd can be in, close_range does nothing and returns 0; kernels before 5.11
+// refuse the flag (EINVAL), before 5.9 the call (ENOSYS).
+bool capspawn_close_range_cloexec() {
+  static const bool supported = syscall(SYS_close_range, ~0U, ~0U, CLOSE_RANGE_CLOEXEC) == 0;
+  return supported;
+}

@@ -60,10 +60,14 @@ struct ChildPlan {
   const int* stdio_src;
   int nstdio;
   int report_fd;
-  int fd_limit;  // RLIMIT_NOFILE: where the close-on-exec loop stops without close_range
 
-  // Test hook: SIGKILL the child just before the verify step (test/fail-closed.privileged.test.ts).
-  bool test_kill_before_verify;
+  // Mark fds close-on-exec by walking /proc/self/fd: the kernel has no CLOSE_RANGE_CLOEXEC
+  // (before 5.11), or the test hook asks for the walk.
+  bool walk_fds;
+
+  // Test hook (lib/plan.ts testHooks): the child sends itself this signal as it enters the
+  // verify step (0: none).
+  int test_signal_before_verify;
 };
 
 // Written by the child, read by the parent after the child has exec'd or exited. It lives
@@ -85,6 +89,9 @@ struct ChildArgs {
   const ChildPlan* plan;
   ChildShared* shared;
 };
+
+// Whether close_range(2) takes CLOSE_RANGE_CLOEXEC (Linux 5.11); probed once, in the parent.
+bool capspawn_close_range_cloexec();
 
 // clone() entry point. Never returns: execve()s or _exit(127)s after writing a report.
 int capspawn_child_main(void* args);

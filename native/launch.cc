@@ -289,8 +289,6 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   std::vector<int> stdio_src(nslots);
   for (int slot = 0; slot < nslots; slot++) stdio_src[slot] = child_src[slot].get();
   std::vector<gid_t> groups_readback(in.groups.size() + 1);
-  struct rlimit nofile = {};
-  getrlimit(RLIMIT_NOFILE, &nofile);
 
   ChildPlan plan = {};
   plan.candidates = candidates.data();
@@ -329,8 +327,8 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   plan.stdio_src = stdio_src.data();
   plan.nstdio = nslots;
   plan.report_fd = report_write.get();
-  plan.fd_limit = static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 1 << 20));
-  plan.test_kill_before_verify = in.test_kill_before_verify;
+  plan.test_signal_before_verify = in.test_signal_before_verify;
+  plan.walk_fds = in.test_walk_fds || !capspawn_close_range_cloexec();
 
   // One region per worker thread, mapped once: mapping and unmapping it cost as much as the
   // clone itself. Reusing it is safe because this thread gets it back only after the child

@@ -54,7 +54,8 @@ struct LaunchInput {
   std::string oom_score_adj;
   bool has_nice = false;
   int nice = 0;
-  bool test_kill_before_verify = false;
+  int test_signal_before_verify = 0;
+  bool test_walk_fds = false;
 };
 
 struct LaunchResult {

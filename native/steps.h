@@ -33,6 +33,7 @@
   X(GETPPID, "getppid")                                                     \
   X(VERIFY, "verify")                                                       \
   X(CLOSE_RANGE, "close_range")                                             \
+  X(FD_WALK, "fd_walk")              /* before 5.11: /proc/self/fd */       \
   X(SIGPROCMASK, "sigprocmask")                                             \
   X(EXECVE, "execve")
 

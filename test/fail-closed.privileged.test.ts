@@ -72,11 +72,11 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
   });
 
   it('reports a child killed before execve as a failure, not a success', async () => {
-    testHooks.killBeforeVerify = true;
+    testHooks.signalBeforeVerify = 9;
     try {
       await fails('/bin/true', {}, { code: 'ERR_CAPSPAWN_CHILD_KILLED', signal: 'SIGKILL', step: 'verify' });
     } finally {
-      testHooks.killBeforeVerify = false;
+      testHooks.signalBeforeVerify = 0;
     }
   });
 

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpawnGuestOptions } from '../lib/index.js';
+import { testHooks } from '../lib/plan.js';
 import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { runGuest } from './support/guests.js';
 
@@ -28,4 +29,12 @@ describe.runIf(isRoot)(`small resource limits (${notRootReason})`, () => {
   it('fsize 0', () => runs({ rlimits: { fsize: 0 }, oomScoreAdj: 100, cgroup }));
   it('as 16 MiB', () => runs({ rlimits: { as: 16 * 1024 * 1024 }, oomScoreAdj: 100, cgroup }));
   it('stack 64 KiB', () => runs({ rlimits: { stack: 64 * 1024 }, oomScoreAdj: 100, cgroup }));
+  it('nofile 4 through the /proc/self/fd walk that kernels before 5.11 take', async () => {
+    testHooks.walkFds = true;
+    try {
+      await runs({ rlimits: { nofile: 4 }, oomScoreAdj: 100, cgroup });
+    } finally {
+      testHooks.walkFds = false;
+    }
+  });
 });

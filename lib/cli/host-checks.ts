@@ -13,7 +13,7 @@ const KERNEL_FEATURES = [
     feature: 'close_range',
     since: [5, 11],
     required: false,
-    use: 'CLOSE_RANGE_CLOEXEC keeps descriptors from leaking into the guest; older kernels get a slower loop',
+    use: 'CLOSE_RANGE_CLOEXEC keeps descriptors from leaking into the guest; older kernels read /proc/self/fd instead, which must be mounted',
   },
 ] as const;
 

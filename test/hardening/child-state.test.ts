@@ -116,6 +116,39 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
   });
 });
 
+describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason})`, () => {
+  // Without CLOSE_RANGE_CLOEXEC the child walks /proc/self/fd (test:vm --kernel 5.10 takes that
+  // path for real); here the walk is forced on this kernel. The daemon starts with fd 900 open
+  // and not close-on-exec, then lowers its soft RLIMIT_NOFILE to 128: a loop up to the soft
+  // limit would leave fd 900 to the guest.
+  const launcher = ['bash', '-c', 'exec 900</etc/hostname; exec "$@"', 'bash', process.execPath, hardeningDaemon];
+
+  it('the guest does not see a daemon fd above its lowered soft limit', async () => {
+    const result = (await runDaemon(launcher, {
+      scenario: 'fd-walk',
+      soft: 128,
+      highFd: 900,
+      file: inspectPath(),
+      options: { user, stdio: ['ignore', 'pipe', 'ignore'] },
+    })) as unknown as { ok: boolean; code: number; stdout: string; softLimit: number; highFdTarget: string; children: number };
+    expect(result).toMatchObject({ ok: true, code: 0, softLimit: 128, highFdTarget: '/etc/hostname', children: 0 });
+    expect(parseInspection(result.stdout).fds.map((f) => f.fd)).toEqual([0, 1, 2]);
+  });
+
+  it('fails closed at step fd_walk, ENOENT, when /proc is not mounted: nothing runs', async () => {
+    const result = (await runDaemon(['unshare', '-m', '--propagation', 'private', ...launcher], {
+      scenario: 'fd-walk',
+      soft: 128,
+      highFd: 900,
+      unmountProc: true,
+      file: inspectPath(),
+      options: { user, stdio: ['ignore', 'pipe', 'ignore'] },
+    })) as unknown as { ok: boolean; error: { code: string; step: string; syscall: string; message: string }; children: number };
+    expect(result).toMatchObject({ ok: false, error: { code: 'ENOENT', step: 'fd_walk', syscall: 'getdents64' }, children: 0 });
+    expect(result.error.message).toContain('mount /proc');
+  });
+});
+
 describe.runIf(isRoot)(`signals in the guest (${notRootReason})`, () => {
   it('SigIgn and SigBlk are 0 for a guest spawned from a worker_thread, as from the main thread', async () => {
     const worker = new Worker(workerScript, { workerData: { file: inspectPath(), args: [], options: { user } } });

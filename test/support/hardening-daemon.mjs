@@ -8,8 +8,14 @@
 //                  with `firstLaunch`, the process has not launched anything before
 //   signal-burst   a SIGWINCH handler, `spawns` guests while the whole process group gets
 //                  `bursts` SIGWINCH; counts the handler's runs against the signals sent
-import { closeSync, fstatSync, openSync, readlinkSync } from 'node:fs';
+//   fd-walk        lower the soft RLIMIT_NOFILE to `soft` (below fd `highFd`, which the
+//                  launcher left open), then spawn once through the /proc/self/fd walk that
+//                  kernels before 5.11 take; with `unmountProc`, in a mount namespace of its
+//                  own (unshare -m), with /proc unmounted for the launch
+import { execFileSync } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
+import { testHooks } from '../../dist/plan.js';
 import { countChildren } from './count-children.mjs';
 
 
@@ -78,6 +84,20 @@ const scenarios = {
     }
     for (const fd of held) closeSync(fd);
     return { attempts };
+  },
+
+  async 'fd-walk'(job) {
+    // Node raised its soft limit to the hard one at start; lower it again, below highFd.
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${job.soft}:`]);
+    const softLimit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))[1]);
+    const highFdTarget = readlinkSync(`/proc/self/fd/${job.highFd}`);
+    testHooks.walkFds = true;
+    if (job.unmountProc) execFileSync('umount', ['-l', '/proc']);
+    try {
+      return { softLimit, highFdTarget, ...(await output(await spawnGuest(job.file, job.args ?? [], job.options))) };
+    } finally {
+      if (job.unmountProc) execFileSync('mount', ['-t', 'proc', 'proc', '/proc']);
+    }
   },
 
   async 'signal-burst'(job) {
