@@ -146,6 +146,26 @@ function breakdownSection(results, md, head, row) {
   md.push('adds the signal reset (one `rt_sigaction` per signal), `close_range` and the verify reads to the floor\'s system calls.', '');
 }
 
+/** "A cgroup of its own, and tracing": bench/lifecycle.mjs, the plain launch beside the others in each run. */
+export function lifecycleSection(results, md, head, row) {
+  const runs = (results.lifecycle ?? []).filter((r) => !r.error && r.samples);
+  if (runs.length === 0) return;
+  const part = (name) => summarize(runs.map((r) => median(r.samples[name])));
+  const extra = (name) => summarize(runs.map((r) => median(r.samples[name]) - median(r.samples.plain)));
+  const ratio = (name) => summarize(runs.map((r) => median(r.samples[name]) / median(r.samples.plain)));
+  md.push('## A cgroup of its own, and tracing', '');
+  md.push('One process per run (bench/lifecycle.mjs), the parts interleaved spawn by spawn, as started: spawn-and-wait of');
+  md.push('`/bin/true` as above; with `cgroup: { parent }` (mkdir, the child joins it, cgroup.events watched, rmdir once');
+  md.push('`treeExited`, which it also waits for); and with subscribers on `capspawn:spawn` and `capspawn:exit`. The');
+  md.push('unsubscribed row is the check a launch makes when nobody listens, timed alone over many calls.', '');
+  head(['Launch', 'ms', 'ms more than plain', '× plain']);
+  row(['Plain spawnGuest and wait', cell(part('plain')), '', '1']);
+  row(['With a cgroup of its own, made and removed', cell(part('ownCgroup')), cell(extra('ownCgroup')), cell(ratio('ownCgroup'), times)]);
+  row(['With tracing subscribers', cell(part('traced')), cell(extra('traced')), cell(ratio('traced'), times)]);
+  row(['Tracing, nobody subscribed (per launch)', `${cell(summarize(runs.map((r) => r.unsubscribedNs / 1e6)), (v) => v.toFixed(6))}`, '', '']);
+  md.push('');
+}
+
 export function writeReport(results, outDir) {
   const lat = latencyFigures(results);
   const sizes = results.config.sizes;
@@ -193,6 +213,7 @@ export function writeReport(results, outDir) {
   md.push(`spawnGuest relative to its own time as started: ${own}.`, '');
   md.push(`![Latency against parent memory](${CHART})`, '');
   breakdownSection(results, md, head, row);
+  lifecycleSection(results, md, head, row);
 
   md.push('## What the program got', '');
   md.push('The same request through each launcher, running `grep` on its own `/proc/self/status`:', '');

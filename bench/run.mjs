@@ -28,6 +28,7 @@ const config = quick
       storm: { count: 50, inflight: 32, rounds: 1, warmup: 8 },
       growth: { warmup: 20, first: 10, total: 60, extra: 20 },
       breakdown: { rounds: 1, warmup: 3, iterations: 10 },
+      lifecycle: { rounds: 1, warmup: 3, iterations: 10, calls: 10000 },
     }
   : {
       sizes: [0, 512, 2048],
@@ -38,6 +39,7 @@ const config = quick
       storm: { count: 1000, inflight: 32, rounds: 3, warmup: 50 },
       growth: { warmup: 1500, first: 100, total: 10000, extra: 10000 },
       breakdown: { rounds: 5, warmup: 20, iterations: 300 },
+      lifecycle: { rounds: 3, warmup: 20, iterations: 200, calls: 1000000 },
     };
 
 const log = (...a) => process.stderr.write(`${a.join(' ')}\n`);
@@ -97,7 +99,7 @@ async function floorCheck() {
   return { scenario: 'check', launcher: 'floor', fields: parseCheck(stdout) };
 }
 
-const results = { config, missing, machine: describeMachine(), check: [], latency: [], breakdown: [], throughput: [], storm: [], growth: [] };
+const results = { config, missing, machine: describeMachine(), check: [], latency: [], breakdown: [], lifecycle: [], throughput: [], storm: [], growth: [] };
 const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
 
 log(`capspawn bench${quick ? ' (quick)' : ''}: launchers ${LAUNCHERS.filter(available).join(', ')}; parent sizes ${config.sizes.join(', ')} MiB`);
@@ -146,6 +148,13 @@ for (let round = 0; round < config.breakdown.rounds; round++) {
   if (available('floor')) results.breakdown.push({ round, ...(await floorLatency(0, config.floor)) });
 }
 log(`[${elapsed()}] breakdown done`);
+
+// 5b. A cgroup of the guest's own and tracing, beside the plain launch in the same process.
+for (let round = 0; round < config.lifecycle.rounds; round++) {
+  const { warmup, iterations, calls } = config.lifecycle;
+  results.lifecycle.push({ round, ...(await scenario('lifecycle.mjs', { warmup, iterations, calls })) });
+}
+log(`[${elapsed()}] lifecycle done`);
 
 // 6. Growth of memory and fds: with V8's defaults, and with the young generation sized up
 // front, since V8 grows it once, up to a fixed maximum, when a program allocates at a high rate.

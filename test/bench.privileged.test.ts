@@ -30,15 +30,17 @@ describe.runIf(isRoot)(`bench (${isRoot ? 'root' : notRootReason})`, () => {
     const out = mkdtempSync(join(tmpdir(), 'capspawn-bench-test-'));
     await run(process.execPath, [join(bench, 'run.mjs')], {
       env: { ...process.env, CAPSPAWN_BENCH_QUICK: '1', CAPSPAWN_BENCH_OUT: out },
-      timeout: 60_000,
+      timeout: 180_000,
     });
     const md = readFileSync(join(out, 'benchmarks.md'), 'utf8');
-    for (const heading of ['## Targets', '## Spawn-and-wait latency', '## What the program got', '## Throughput', '## Event-loop delay during a storm', '## Memory and fds', "## Where spawnGuest's time goes"]) {
+    for (const heading of ['## Targets', '## Spawn-and-wait latency', '## What the program got', '## Throughput', '## Event-loop delay during a storm', '## Memory and fds', "## Where spawnGuest's time goes", '## A cgroup of its own, and tracing']) {
       expect(md).toContain(heading);
     }
     expect(md).toMatch(/^\| capspawn spawnGuest \| \d+\.\d+ \|/m);
     expect(md).toContain('](latency-vs-memory.svg)');
     expect(md).toMatch(/^\| Launch and wait \(plan given\) \| \d+\.\d+/m);
+    expect(md).toMatch(/^\| With a cgroup of its own, made and removed \| \d+\.\d+/m);
+    expect(md).toMatch(/^\| Tracing, nobody subscribed \(per launch\) \| \d+\.\d+/m);
     expect(md).toMatch(/^\| capspawn spawnGuest \| sized up front \| [\d.]+ MiB \|/m);
     expect(md).toMatch(/^\| child_process\.spawn \{uid, gid\} \| V8 defaults \| [\d.]+ MiB \|/m);
     const svg = readFileSync(join(out, 'latency-vs-memory.svg'), 'utf8');
@@ -46,5 +48,5 @@ describe.runIf(isRoot)(`bench (${isRoot ? 'root' : notRootReason})`, () => {
     expect(svg.trim().endsWith('</svg>')).toBe(true);
     expect(svg).toContain('<polyline');
     expect(svg).not.toMatch(/NaN|undefined|Infinity/);
-  }, 60_000);
+  }, 180_000);
 });
