@@ -16,6 +16,9 @@ const CODE_ONLY_OPTIONS = new Set(['stdio', 'signal']);
 /** The spawnGuest options a profile may hold: every option except the code-only ones. */
 export const PROFILE_FIELDS: readonly string[] = [...KNOWN_OPTIONS].filter((option) => !CODE_ONLY_OPTIONS.has(option));
 
+/** A profile's fields for the command line only, never passed to spawnGuest: `taps`, the devices doctor checks (--tap). */
+export const CLI_PROFILE_FIELDS: readonly string[] = ['taps'];
+
 /** A config file: spawnGuest options as one JSON object, shared by a daemon and its operator. */
 export interface ConfigFile {
   path: string;
@@ -45,8 +48,8 @@ export function readConfigFile(path: string): ConfigFile {
     throw new UsageError(`${path}: must hold one JSON object of spawnGuest options, such as {"user": "justin", "caps": ["net_admin"]}`);
   }
   for (const field of Object.keys(parsed)) {
-    if (!PROFILE_FIELDS.includes(field)) {
-      throw new UsageError(`${path}: unknown field "${field}": a profile holds ${PROFILE_FIELDS.join(', ')}`);
+    if (!PROFILE_FIELDS.includes(field) && !CLI_PROFILE_FIELDS.includes(field)) {
+      throw new UsageError(`${path}: unknown field "${field}": a profile holds ${[...PROFILE_FIELDS, ...CLI_PROFILE_FIELDS].join(', ')}`);
     }
   }
   return { path, fields: parsed as Record<string, unknown> };

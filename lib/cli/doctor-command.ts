@@ -4,7 +4,7 @@ import { SpawnGuestError } from '../errors.js';
 import { checkCgroup } from '../placement.js';
 import { planGuest, type GuestPlan } from '../plan-guest.js';
 import { type Check, formatCheck } from './check-report.js';
-import { JSON_FLAG } from './command-line.js';
+import { type FlagSpec, JSON_FLAG } from './command-line.js';
 import { CONFIG_FLAG } from './config-file.js';
 import { GUEST_FLAGS } from './guest-flags.js';
 import type { GuestCommand } from './guest-command-line.js';
@@ -15,6 +15,14 @@ import { groupNames, namedId, userName } from './id-names.js';
 import { type LauncherCredentials, readLauncherCredentials } from './launcher-credentials.js';
 import { launchChecks } from './preflight.js';
 import { withOptionSources } from './report-error.js';
+import { tapCheck, vhostNetCheck } from './tap-checks.js';
+
+const TAP_FLAG: FlagSpec = {
+  flag: 'tap',
+  valueName: 'NAME',
+  repeatable: true,
+  help: 'check that the guest may attach to this TAP without capabilities',
+};
 
 /** The options doctor checks: who the guest is, what it holds, and where it runs. */
 const CHECKED_OPTIONS: ReadonlySet<string> = new Set([
@@ -37,13 +45,15 @@ const DOCTOR_HELP = renderHelp({
   usage: ['capspawn doctor [--user USER] [--caps CAPS] [OPTIONS] [--json]'],
   description:
     'Checks the kernel, this process (uid; effective, permitted and bounding capabilities; ' +
-    'NoNewPrivs; securebits), the user and groups, /dev/net/tun and /dev/kvm: one line each with ✓ or ✗ ' +
+    'NoNewPrivs; securebits), the user and groups, /dev/net/tun, /dev/vhost-net and /dev/kvm, and each --tap ' +
+    'device (may the guest attach without capabilities; does a process hold it): one line each with ✓ or ✗ ' +
     'and a fix. Checks that guard against a known failure (ambient raise lost, group dropped, TAP EPERM) ' +
     'name it. Exits 1 when any check fails. Run it the way the daemon runs (same unit, same wrapper).',
-  flags: [{ title: 'Options', flags: [...DOCTOR_FLAGS, JSON_FLAG] }],
+  flags: [{ title: 'Options', flags: [...DOCTOR_FLAGS, TAP_FLAG, JSON_FLAG] }],
   examples: [
     'capspawn doctor --user justin --caps net_admin',
     'setpriv --bounding-set -net_admin -- capspawn doctor --caps net_admin',
+    'capspawn doctor --user justin --groups cvdnetwork,kvm --tap cvd-mtap-01 --tap cvd-etap-01',
     'capspawn doctor --config guest.json --json',
   ],
   footer: 'Exit status:\n  0 when every check passes, 1 when any fails, 125 for a bad option.',
@@ -110,7 +120,8 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
   checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } }, creds));
   const netAdminGrantable = checks.find((c) => c.name === capabilityName(NET_ADMIN))?.ok === true;
-  checks.push(await tunCheck(target, netAdminGrantable), await kvmCheck(target), cgroupHierarchyCheck());
+  checks.push(await tunCheck(target, netAdminGrantable), await vhostNetCheck(target), await kvmCheck(target), cgroupHierarchyCheck());
+  for (const tap of profile.taps) checks.push(await tapCheck(tap, target));
 
   const failed = checks.filter((c) => !c.ok).length;
   if (values.json) {
@@ -127,7 +138,7 @@ export const DOCTOR_COMMAND: GuestCommand = {
   summary: 'check this host and this process for what a launch needs',
   help: DOCTOR_HELP,
   guestFlags: DOCTOR_FLAGS,
-  ownFlags: [JSON_FLAG],
+  ownFlags: [TAP_FLAG, JSON_FLAG],
   takesProgram: false,
   userRequired: false,
   execute: doctor,

@@ -9,6 +9,7 @@ import { groupNames, namedId } from './id-names.js';
 import { describeSecurebits, readLauncherCredentials } from './launcher-credentials.js';
 import { launchChecks } from './preflight.js';
 import { withOptionSources } from './report-error.js';
+import { bubblewrapCheck, findBubblewrap } from './bubblewrap.js';
 import { looksSecret, printableEnvironment } from './secrets.js';
 
 const SHOW_SECRETS_FLAG: FlagSpec = {
@@ -108,7 +109,9 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
   if (nice !== undefined) rows.push(['nice', String(nice)]);
   const failure = firstFailure(checks);
   const verdict = failure
-    ? `result: the launch would fail at step ${failure.step} (${failure.name}); run would exit ${exitStatus}`
+    ? failure.step === undefined
+      ? `result: the launch would succeed, but the program would fail (${failure.name}); explain exits ${exitStatus}`
+      : `result: the launch would fail at step ${failure.step} (${failure.name}); run would exit ${exitStatus}`
     : 'result: every check passed';
   return [
     'capspawn explain: nothing was run. The guest would get:',
@@ -138,6 +141,9 @@ async function explain({ profile, program, values }: Parameters<GuestCommand['ex
     { caps, limitBoundingSet: plan.limitBoundingSet, target, cwd: plan.cwd, candidates: plan.candidates, placement: plan.placement },
     creds,
   );
+  const programPath = checks.find((c) => c.step === 'execve')?.path;
+  const bubblewrap = programPath === undefined ? undefined : findBubblewrap(programPath, plan.env.find(([name]) => name === 'PATH')?.[1]);
+  if (bubblewrap) checks.push(bubblewrapCheck(bubblewrap, caps, namedId(plan.gid, names)));
   const failure = firstFailure(checks);
   const showSecrets = values['show-secrets'] === true;
   const explanation: Explanation = {
@@ -145,7 +151,7 @@ async function explain({ profile, program, values }: Parameters<GuestCommand['ex
     names,
     env: printableEnvironment(plan.env, showSecrets),
     checks,
-    programPath: checks.find((c) => c.step === 'execve')?.path,
+    programPath,
     exitStatus: failure ? exitStatusForFailure(failure.step, failure.code) : 0,
   };
   process.stdout.write(values.json ? `${JSON.stringify(explanationJson(explanation, showSecrets), null, 2)}\n` : explanationText(explanation));

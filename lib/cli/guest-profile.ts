@@ -12,6 +12,8 @@ export interface GuestProfile {
    * `optionPath` is the `option` of the library's errors.
    */
   sourceOf(optionPath: string): string;
+  /** The TAP devices doctor checks: the profile's `taps`, then each --tap. */
+  taps: string[];
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -28,7 +30,11 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     throw new UsageError(`${groupFlags.map((f) => `--${f}`).join(' and ')} exclude each other: give one of --groups, --init-groups, --clear-groups`);
   }
 
-  const fileFields = config?.fields ?? {};
+  const { taps: fileTaps = [], ...fileFields } = config?.fields ?? {};
+  if (!Array.isArray(fileTaps) || !fileTaps.every((t) => typeof t === 'string')) {
+    throw new UsageError(`${config?.path}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]`);
+  }
+  const taps = [...(fileTaps as string[]), ...((line.values.tap as string[] | undefined) ?? [])];
   const options: Record<string, unknown> = { ...fileFields };
   const fromFlags = new Set<string>();
   for (const spec of GUEST_FLAGS) {
@@ -58,5 +64,5 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     if (top === 'passEnv' && Array.isArray(fileFields.passEnv) && Number.parseInt(rest, 10) < fileFields.passEnv.length) return fileSource(path);
     return flag;
   };
-  return { options: options as unknown as SpawnGuestOptions, sourceOf };
+  return { options: options as unknown as SpawnGuestOptions, sourceOf, taps };
 }
