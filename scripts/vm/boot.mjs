@@ -10,6 +10,7 @@ import { release as hostRelease, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { debianKernel } from './kernels.mjs';
+import { debianRootfs, foreignNodeModules } from './rootfs.mjs';
 
 const checkout = resolve(new URL('../..', import.meta.url).pathname);
 const EXIT_MARKER = /CAPSPAWN-VM-EXIT=(\d+)/;
@@ -24,6 +25,18 @@ const MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay', 'tun'];
 // Under emulation, an x86-64-v2 CPU: with `-cpu max`, qemu 7.2's young AVX emulation let node
 // crash (SIGSEGV) in a long run; Debian's node needs no more than this.
 export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16';
+
+/**
+ * The machines the runner boots. x64 shows this host's root file system; arm64, always emulated
+ * here, boots Debian's arm64 kernel with a root of Debian's arm64 packages (rootfs.mjs) and the
+ * checkout over it, its node_modules overlaid with arm64 builds of the test tools.
+ * `-cpu max` crashed node's workers in trial arm64 runs and was three times slower than this.
+ */
+const MACHINES = {
+  x64: { qemu: 'qemu-system-x86_64', package: 'qemu-system-x86', machine: 'q35', tcgCpu: TCG_CPU, console: 'ttyS0' },
+  arm64: { qemu: 'qemu-system-aarch64', package: 'qemu-system-arm', machine: 'virt', tcgCpu: 'cortex-a57', console: 'ttyAMA0', debian: 'arm64', kernel: '6.12' },
+};
+const NINEP = 'trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose';
 
 function readable(path, mode = constants.R_OK) {
   try {
@@ -63,8 +76,14 @@ export function findBusybox() {
  * Why no VM can run here (what to install), or undefined when one can. A Debian kernel release
  * asked for is fetched when the VM boots, so only its tools are checked here.
  */
-export function vmUnavailableReason({ kernel } = {}) {
-  if (spawnSync('qemu-system-x86_64', ['--version']).error) return 'qemu-system-x86_64 is missing (apt-get install qemu-system-x86)';
+export function vmUnavailableReason({ kernel, arch = 'x64' } = {}) {
+  const machine = MACHINES[arch];
+  if (!machine) return `no test VM for ${arch}; choose one of ${Object.keys(MACHINES).join(', ')}`;
+  if (spawnSync(machine.qemu, ['--version']).error) return `${machine.qemu} is missing (apt-get install ${machine.package})`;
+  if (machine.debian) {
+    const tool = ['apt-get', 'dpkg-deb', 'depmod', 'xz'].find((t) => spawnSync(t, ['--version']).error);
+    return tool ? `${tool} is missing, which fetching Debian's ${arch} packages needs` : undefined;
+  }
   if (kernel) {
     const tool = ['apt-get', 'dpkg-deb', 'depmod', 'xz'].find((t) => spawnSync(t, ['--version']).error);
     if (tool) return `${tool} is missing, which fetching a Debian kernel needs`;
@@ -119,8 +138,17 @@ export function cpioEntry(name, mode, data = Buffer.alloc(0)) {
   return Buffer.concat([header, pad(header.length), data, pad(data.length)]);
 }
 
-function buildInitramfs(modules, command) {
+/**
+ * The guest's first init. `checkoutLayers` (9p tags, top first): mount the checkout from them
+ * over the root, for a root that is not this host's.
+ */
+function buildInitramfs(modules, command, { busybox = findBusybox(), checkoutLayers = [] } = {}) {
   const stop = 'echo o > /proc/sysrq-trigger; /bin/busybox sleep 60';
+  const layers = checkoutLayers.map((tag) => `/layers/${tag}`);
+  const checkoutMount = checkoutLayers.length === 0 ? '' : `/bin/busybox mkdir -p ${layers.join(' ')} /rw/co-upper /rw/co-work /newroot${checkout}
+${checkoutLayers.map((tag, i) => `/bin/busybox mount -t 9p -o ${NINEP} ${tag} ${layers[i]} || { echo "capspawn-vm: cannot mount ${tag} over 9p"; ${stop}; }`).join('\n')}
+/bin/busybox mount -t overlay -o lowerdir=${layers.join(':')},upperdir=/rw/co-upper,workdir=/rw/co-work overlay /newroot${checkout} || { echo "capspawn-vm: cannot mount the checkout's overlay"; ${stop}; }
+`;
   const init = `#!/bin/busybox sh
 /bin/busybox mkdir -p /proc /dev /host /rw /newroot
 /bin/busybox mount -t proc proc /proc
@@ -128,11 +156,11 @@ function buildInitramfs(modules, command) {
 for m in ${modules.map((_, i) => `/m/${i}.ko`).join(' ')}; do
   /bin/busybox insmod $m || { echo "capspawn-vm: cannot load module $m"; ${stop}; }
 done
-/bin/busybox mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose hostroot /host || { echo "capspawn-vm: cannot mount the host root over 9p"; ${stop}; }
+/bin/busybox mount -t 9p -o ${NINEP} hostroot /host || { echo "capspawn-vm: cannot mount the host root over 9p"; ${stop}; }
 /bin/busybox mount -t tmpfs -o mode=755 rw /rw
 /bin/busybox mkdir -p /rw/upper /rw/work
 /bin/busybox mount -t overlay -o lowerdir=/host,upperdir=/rw/upper,workdir=/rw/work overlay /newroot || { echo "capspawn-vm: cannot mount the overlay"; ${stop}; }
-echo "${ROOT_MARKER}"
+${checkoutMount}echo "${ROOT_MARKER}"
 /bin/busybox umount /proc
 exec /bin/busybox env CAPSPAWN_VM_CHECKOUT=${checkout} CAPSPAWN_VM_COMMAND=${Buffer.from(JSON.stringify(command)).toString('hex')} /bin/busybox switch_root /newroot /usr/bin/python3 ${checkout}/scripts/vm/guest-init.py
 `;
@@ -140,7 +168,7 @@ exec /bin/busybox env CAPSPAWN_VM_CHECKOUT=${checkout} CAPSPAWN_VM_COMMAND=${Buf
     Buffer.concat([
       cpioEntry('bin', 0o40755),
       cpioEntry('m', 0o40755),
-      cpioEntry('bin/busybox', 0o100755, readFileSync(findBusybox())),
+      cpioEntry('bin/busybox', 0o100755, readFileSync(busybox)),
       cpioEntry('init', 0o100755, Buffer.from(init)),
       ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, moduleData(file))),
       cpioEntry('TRAILER!!!', 0),
@@ -161,16 +189,18 @@ function buildProbeInitramfs() {
   );
 }
 
-function boot(kernel, initrd, accel, timeoutSeconds, onOutput, stopAt) {
+/** `shares`: 9p tag to host directory, shown read-only; the guest's root is `hostroot`. */
+function boot(kernel, initrd, accel, timeoutSeconds, onOutput, stopAt, { arch = 'x64', shares = { hostroot: '/' } } = {}) {
+  const machine = MACHINES[arch];
   const args = [
-    '-machine', `q35,accel=${accel}`, '-cpu', accel === 'kvm' ? 'host' : TCG_CPU, '-m', '4096', '-smp', '2',
+    '-machine', `${machine.machine},accel=${accel}`, '-cpu', accel === 'kvm' ? 'host' : machine.tcgCpu, '-m', '4096', '-smp', '2',
     '-nographic', '-no-reboot', '-kernel', kernel, '-initrd', initrd,
-    '-append', 'console=ttyS0 panic=-1 quiet loglevel=3',
-    '-virtfs', 'local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap',
+    '-append', `console=${machine.console} panic=-1 quiet loglevel=3`,
+    ...Object.entries(shares).flatMap(([tag, path]) => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on,multidevs=remap`]),
     '-nic', 'none',
   ];
   return new Promise((done) => {
-    const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const qemu = spawn(machine.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let console = '';
     const timer = setTimeout(() => {
       qemu.kill('SIGKILL');
@@ -227,18 +257,27 @@ export async function probeAccelerator(kernelPath) {
  * timeout, a guest that never mounted the host root). `kernel` in the options: a Debian
  * release (kernels.mjs) to boot instead of this host's.
  */
-export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAccelerator, kernel: release } = {}) {
-  const unavailable = vmUnavailableReason({ kernel: release });
+export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAccelerator, kernel: release, arch = 'x64' } = {}) {
+  const unavailable = vmUnavailableReason({ kernel: release, arch });
   if (unavailable) throw new Error(`cannot run a VM here: ${unavailable}`);
-  const kernel = findKernel(release);
+  const machine = MACHINES[arch];
+  const foreign = machine.debian !== undefined;
+  const kernel = foreign ? debianKernel(release ?? machine.kernel, machine.debian) : findKernel(release);
+  let image = { shares: { hostroot: '/' } };
+  if (foreign) {
+    const { root, busybox } = debianRootfs(machine.debian);
+    const nodeModules = foreignNodeModules(machine.debian, arch);
+    image = { shares: { hostroot: root, nodemodules: nodeModules, checkout }, busybox, checkoutLayers: ['nodemodules', 'checkout'] };
+  }
   const work = mkdtempSync(join(tmpdir(), 'capspawn-vm-'));
   const initrd = join(work, 'initrd.gz');
-  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel), command));
+  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel), command, image));
   const started = Date.now();
   try {
-    const { accel, why } = await probeAccelerator(kernel.path);
+    // An arm64 guest on this x86_64 host has no KVM to probe.
+    const { accel, why } = foreign ? { accel: 'tcg', why: `an ${arch} machine on an ${process.arch} host is emulated` } : await probeAccelerator(kernel.path);
     onAccelerator?.(accel, why);
-    const result = await boot(kernel.path, initrd, accel, timeoutSeconds, onOutput);
+    const result = await boot(kernel.path, initrd, accel, timeoutSeconds, onOutput, undefined, { arch, shares: image.shares });
     const seconds = Math.round((Date.now() - started) / 1000);
     const booted = BOOTED_MARKER.exec(result.console)?.[1];
     if (result.kind === 'done') return { status: result.status, accel, why, console: result.console, seconds, kernel: booted ?? kernel.version };

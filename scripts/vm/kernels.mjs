@@ -51,7 +51,7 @@ export function debianMirror(dir = '/etc/apt') {
   return archive?.uri.replace(/\/+$/, '');
 }
 
-function run(command, args, options = {}) {
+export function run(command, args, options = {}) {
   const result = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
   if (result.error) throw new Error(`${command} could not run: ${result.error.message}`);
   if (result.status !== 0)
@@ -62,7 +62,7 @@ function run(command, args, options = {}) {
 }
 
 /** apt's options for a configuration of its own in `dir`: none of the host's lists, cache or state. */
-function privateApt(dir, mirror, suite, arch) {
+export function privateApt(dir, mirror, suite, arch) {
   for (const sub of ['lists/partial', 'archives/partial']) mkdirSync(join(dir, sub), { recursive: true });
   writeFileSync(join(dir, 'sources.list'), `deb [arch=${arch} signed-by=${KEYRING}] ${mirror} ${suite} main\n`);
   writeFileSync(join(dir, 'status'), '');

@@ -8,6 +8,8 @@
 //   CAPSPAWN_VM_KERNEL=/boot/vmlinuz-...    the kernel to boot (its modules must be installed)
 // Arguments:
 //   --kernel 5.10|6.1|6.12                  Debian's kernel of that release (scripts/vm/kernels.mjs)
+//   --arch x64|arm64                        arm64: an emulated arm64 machine of Debian's packages,
+//                                           running prebuilds/linux-arm64 (npm run prebuild:arm64)
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -17,7 +19,7 @@ import { DEBIAN_KERNELS } from './kernels.mjs';
 const checkout = new URL('../..', import.meta.url).pathname;
 let options;
 try {
-  ({ values: options } = parseArgs({ options: { kernel: { type: 'string' } } }));
+  ({ values: options } = parseArgs({ options: { kernel: { type: 'string' }, arch: { type: 'string', default: 'x64' } } }));
 } catch (error) {
   process.stderr.write(`test:vm: ${error.message}\n`);
   process.exit(2);
@@ -26,20 +28,24 @@ if (options.kernel !== undefined && !(options.kernel in DEBIAN_KERNELS)) {
   process.stderr.write(`test:vm: --kernel takes one of ${Object.keys(DEBIAN_KERNELS).join(', ')}, not ${options.kernel}\n`);
   process.exit(2);
 }
-const unavailable = vmUnavailableReason({ kernel: options.kernel });
+const unavailable = vmUnavailableReason({ kernel: options.kernel, arch: options.arch });
 if (unavailable) {
   process.stderr.write(`test:vm: cannot boot a VM here: ${unavailable}\n`);
   process.exit(2);
 }
-const addon = ['build/Release/capspawn.node', 'prebuilds/linux-x64/capspawn.glibc.node'].some((f) => existsSync(join(checkout, f)));
+const arm64 = options.arch === 'arm64';
+const arm64Prebuild = 'prebuilds/linux-arm64/capspawn.glibc.node';
+const addon = (arm64 ? [arm64Prebuild] : ['build/Release/capspawn.node', 'prebuilds/linux-x64/capspawn.glibc.node']).some((f) => existsSync(join(checkout, f)));
 if (!existsSync(join(checkout, 'dist', 'index.js')) || !addon) {
-  process.stderr.write('test:vm: build first (npm run build)\n');
+  process.stderr.write(`test:vm: build first (npm run build${arm64 ? ' && npm run prebuild:arm64' : ''})\n`);
   process.exit(2);
 }
 const files = (process.env.CAPSPAWN_VM_TESTS ?? '').split(':').filter(Boolean);
 const quoted = files.map((f) => `'${f.replace(/'/g, `'\\''`)}'`).join(' ');
 // The suite, then the gate that fails on any skipped test; CI=1 keeps vitest's output plain.
-const suite = `node node_modules/vitest/vitest.mjs run ${quoted} && node test/support/check-no-skips.mjs test-results.json`;
+// On arm64 the guest's copy of the checkout loses build/ (the host's x64 addon, which
+// node-gyp-build would try first), so the addon is the cross-built prebuild.
+const suite = `${arm64 ? 'rm -rf build && ' : ''}node node_modules/vitest/vitest.mjs run ${quoted} && node test/support/check-no-skips.mjs test-results.json`;
 const fixtures = files.some((f) => f.startsWith('test/vm-fixtures/')) ? ['CAPSPAWN_VM_FIXTURES=1'] : [];
 const command = ['/usr/bin/env', 'CI=1', 'CAPSPAWN_REQUIRE_PRIVILEGED=1', ...fixtures, '/bin/sh', '-c', suite];
 
@@ -47,6 +53,7 @@ const started = Date.now();
 try {
   const run = await runInVm(command, {
     kernel: options.kernel,
+    arch: options.arch,
     timeoutSeconds: Number(process.env.CAPSPAWN_VM_TIMEOUT ?? 3600),
     onOutput: (text) => process.stdout.write(text),
     onAccelerator: (accel, why) =>
