@@ -1,45 +1,107 @@
 import { invalidType, invalidValue } from './errors.js';
 
+/** Why a `passEnv` glob never copies a variable (see {@link GLOB_SKIPPED_VARIABLES}). */
+export type GlobSkipReason = 'identity' | 'loader' | 'interpreter';
+
 /**
- * Variables a `passEnv` glob never copies. Ambient capabilities do not put ld.so into secure
- * mode (AT_SECURE is set only for set-id and file-capability programs), so the dynamic loader
- * and libc would obey these in the guest. The set is glibc's unsecure list
- * (sysdeps/generic/unsecvars.h) plus Node's and a few runtimes' own preload switches.
- * Naming a variable exactly in `passEnv`, or setting it in `env`, still passes it.
+ * Every variable a `passEnv` glob never copies, and why; a name ending in `*` stands for every
+ * variable it begins. Naming a variable exactly in `passEnv`, or setting it in `env`, still
+ * passes it: that is an explicit choice.
+ *
+ * - `identity`: the target's own PATH, HOME, USER, LOGNAME and SHELL (`passEnv: ['*']` must
+ *   not give a guest `nobody` HOME=/root).
+ * - `loader`: ambient capabilities do not put ld.so into secure mode (AT_SECURE is set only for
+ *   set-id and file-capability programs), so the dynamic loader and libc would obey these in
+ *   the guest: glibc's unsecure list (sysdeps/generic/unsecvars.h) and the LD_, MALLOC_ and
+ *   GLIBC_ families.
+ * - `interpreter`: start-up hooks that make a shell, a runtime or a library run code or load
+ *   modules of the caller's choosing before the program's own (bash's exported functions and
+ *   its rc, trace and option variables; the JVM's, Perl's, Python's, Ruby's, Lua's, Node's,
+ *   PHP's and Tcl's option and path variables; OpenSSL's configuration and modules), which a
+ *   guest holding capabilities would run with them.
  */
-export const LOADER_VARIABLES: ReadonlySet<string> = new Set([
-  'GCONV_PATH',
-  'GETCONF_DIR',
-  'GLIBC_TUNABLES',
-  'HOSTALIASES',
-  'LOCALDOMAIN',
-  'LOCPATH',
-  'NIS_PATH',
-  'NLSPATH',
-  'RESOLV_HOST_CONF',
-  'RES_OPTIONS',
-  'TMPDIR',
-  'TZDIR',
-  'NODE_OPTIONS',
-  'NODE_PATH',
-  'NODE_REPL_EXTERNAL_MODULE',
-  'PYTHONPATH',
-  'PYTHONSTARTUP',
-  'PYTHONHOME',
-  'PERL5LIB',
-  'PERL5OPT',
-  'RUBYOPT',
-  'RUBYLIB',
-  'BASH_ENV',
-  'ENV',
-]);
+export const GLOB_SKIPPED_VARIABLES: Readonly<Record<string, GlobSkipReason>> = Object.freeze({
+  PATH: 'identity',
+  HOME: 'identity',
+  USER: 'identity',
+  LOGNAME: 'identity',
+  SHELL: 'identity',
 
-/** Prefixes of loader variables: `LD_PRELOAD`, `LD_AUDIT`, `MALLOC_CHECK_`, ... */
-const LOADER_PREFIXES = ['LD_', 'MALLOC_', 'GLIBC_'];
+  'LD_*': 'loader',
+  'MALLOC_*': 'loader',
+  'GLIBC_*': 'loader',
+  GCONV_PATH: 'loader',
+  GETCONF_DIR: 'loader',
+  HOSTALIASES: 'loader',
+  LOCALDOMAIN: 'loader',
+  LOCPATH: 'loader',
+  NIS_PATH: 'loader',
+  NLSPATH: 'loader',
+  RESOLV_HOST_CONF: 'loader',
+  RES_OPTIONS: 'loader',
+  TMPDIR: 'loader',
+  TZDIR: 'loader',
 
-/** Whether a `passEnv` glob skips this variable (see {@link LOADER_VARIABLES}). */
+  'BASH_FUNC_*': 'interpreter',
+  BASH_ENV: 'interpreter',
+  ENV: 'interpreter',
+  SHELLOPTS: 'interpreter',
+  BASHOPTS: 'interpreter',
+  PS4: 'interpreter',
+  PROMPT_COMMAND: 'interpreter',
+  ZDOTDIR: 'interpreter',
+  JAVA_TOOL_OPTIONS: 'interpreter',
+  _JAVA_OPTIONS: 'interpreter',
+  JDK_JAVA_OPTIONS: 'interpreter',
+  CLASSPATH: 'interpreter',
+  PERL5OPT: 'interpreter',
+  PERL5LIB: 'interpreter',
+  PERLLIB: 'interpreter',
+  PERL5DB: 'interpreter',
+  PERLIO_DEBUG: 'interpreter',
+  PYTHONSTARTUP: 'interpreter',
+  PYTHONPATH: 'interpreter',
+  PYTHONHOME: 'interpreter',
+  PYTHONINSPECT: 'interpreter',
+  PYTHONBREAKPOINT: 'interpreter',
+  PYTHONUSERBASE: 'interpreter',
+  PYTHONWARNINGS: 'interpreter',
+  PYTHONEXECUTABLE: 'interpreter',
+  RUBYOPT: 'interpreter',
+  RUBYLIB: 'interpreter',
+  'LUA_INIT*': 'interpreter',
+  'LUA_PATH*': 'interpreter',
+  'LUA_CPATH*': 'interpreter',
+  NODE_OPTIONS: 'interpreter',
+  NODE_PATH: 'interpreter',
+  NODE_REPL_EXTERNAL_MODULE: 'interpreter',
+  PHPRC: 'interpreter',
+  PHP_INI_SCAN_DIR: 'interpreter',
+  TCLLIBPATH: 'interpreter',
+  OPENSSL_CONF: 'interpreter',
+  OPENSSL_ENGINES: 'interpreter',
+  OPENSSL_MODULES: 'interpreter',
+});
+
+const skippedExactly = new Map<string, GlobSkipReason>();
+const skippedPrefixes: [string, GlobSkipReason][] = [];
+for (const [name, reason] of Object.entries(GLOB_SKIPPED_VARIABLES)) {
+  if (name.endsWith('*')) skippedPrefixes.push([name.slice(0, -1), reason]);
+  else skippedExactly.set(name, reason);
+}
+
+/** Why a `passEnv` glob skips this variable, or undefined when a glob may copy it. */
+export function globSkipReason(name: string): GlobSkipReason | undefined {
+  return skippedExactly.get(name) ?? skippedPrefixes.find(([prefix]) => name.startsWith(prefix))?.[1];
+}
+
+/** The exactly named loader and interpreter variables of {@link GLOB_SKIPPED_VARIABLES}. */
+export const LOADER_VARIABLES: ReadonlySet<string> = new Set([...skippedExactly].filter(([, reason]) => reason !== 'identity').map(([name]) => name));
+
+/** Whether a `passEnv` glob skips this variable as a loader or interpreter hook (see {@link GLOB_SKIPPED_VARIABLES}). */
 export function isLoaderVariable(name: string): boolean {
-  return LOADER_VARIABLES.has(name) || LOADER_PREFIXES.some((prefix) => name.startsWith(prefix));
+  const reason = globSkipReason(name);
+  return reason === 'loader' || reason === 'interpreter';
 }
 
 /** The PATH a guest gets unless `env` or `passEnv` says otherwise: sudo's secure_path. */
@@ -102,7 +164,7 @@ export function buildEnvironment(request: EnvironmentRequest): Map<string, strin
     }
     const matcher = globToRegExp(pattern);
     for (const [name, value] of Object.entries(source)) {
-      if (value !== undefined && matcher.test(name) && !isLoaderVariable(name)) out.set(name, value);
+      if (value !== undefined && matcher.test(name) && globSkipReason(name) === undefined) out.set(name, value);
     }
   }
 

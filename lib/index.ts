@@ -33,4 +33,4 @@ export {
 } from './capabilities.js';
 export { readProcStatus, parseProcStatus, type ProcStatus, type CapabilitySet, type IdQuad } from './proc-status.js';
 export { STEP_NAMES, VERIFY_ITEMS, type StepName, type VerifyItem } from './steps.js';
-export { LOADER_VARIABLES, DEFAULT_PATH, isLoaderVariable } from './environment.js';
+export { GLOB_SKIPPED_VARIABLES, LOADER_VARIABLES, DEFAULT_PATH, globSkipReason, isLoaderVariable, type GlobSkipReason } from './environment.js';

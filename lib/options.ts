@@ -60,7 +60,7 @@ export interface SpawnGuestOptions {
   caps?: readonly CapabilitySpec[];
   /** Variables to set (they override defaults and `passEnv`); `undefined` removes one. */
   env?: Readonly<Record<string, string | undefined>>;
-  /** Names or globs copied from `process.env`; globs never copy loader variables. */
+  /** Names or globs copied from `process.env`; globs never copy the target's identity, loader variables or interpreter hooks (GLOB_SKIPPED_VARIABLES). */
   passEnv?: readonly string[];
   /**
    * Working directory, entered as the target user. Passed to the kernel as given (`..` is not

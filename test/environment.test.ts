@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvironment, checkEnvOption, checkPassEnvOption, DEFAULT_PATH, isLoaderVariable } from '../lib/environment.js';
+import { buildEnvironment, checkEnvOption, checkPassEnvOption, DEFAULT_PATH, globSkipReason, isLoaderVariable } from '../lib/environment.js';
 
 const who = { name: 'justin', home: '/home/justin', shell: '/bin/bash' };
 
@@ -64,6 +64,35 @@ describe('buildEnvironment', () => {
     const env = buildEnvironment({ identity: null, source: { 'A.B': '1', AXB: '2' }, passEnv: ['A.?'] });
     expect(env.get('A.B')).toBe('1');
     expect(env.has('AXB')).toBe(false);
+  });
+
+  it("never lets a glob replace the target's PATH, HOME, USER, LOGNAME or SHELL; an exact name or env still does", () => {
+    const identity = { name: 'nobody', home: '/nonexistent', shell: '/usr/sbin/nologin' };
+    const source = { HOME: '/root', USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', PATH: '/root/bin', HISTSIZE: '5' };
+    for (const glob of ['*', 'H*', '?OME', 'PA*', '*SER']) {
+      const env = buildEnvironment({ identity, source, passEnv: [glob] });
+      expect(Object.fromEntries(env)).toMatchObject({ HOME: '/nonexistent', USER: 'nobody', LOGNAME: 'nobody', SHELL: '/usr/sbin/nologin', PATH: DEFAULT_PATH });
+    }
+    expect(buildEnvironment({ identity, source, passEnv: ['H*'] }).get('HISTSIZE')).toBe('5');
+    expect(buildEnvironment({ identity, source, passEnv: ['*', 'HOME'] }).get('HOME')).toBe('/root');
+    expect(buildEnvironment({ identity, source, passEnv: ['*'], env: { PATH: '/x' } }).get('PATH')).toBe('/x');
+    // A uid without a passwd entry has no HOME to keep: a glob still does not copy the daemon's.
+    expect(buildEnvironment({ identity: null, source, passEnv: ['*'] }).has('HOME')).toBe(false);
+  });
+
+  it.each([
+    'BASH_FUNC_ls%%', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'ENV', 'BASH_ENV', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS',
+    'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONBREAKPOINT',
+    'RUBYOPT', 'RUBYLIB', 'LUA_INIT', 'LUA_INIT_5_4', 'OPENSSL_CONF', 'OPENSSL_ENGINES',
+  ])('a glob never copies the interpreter hook %s; naming it exactly does', (name) => {
+    expect(globSkipReason(name)).toBe('interpreter');
+    expect(buildEnvironment({ identity: null, source: { [name]: 'x' }, passEnv: ['*'] }).has(name)).toBe(false);
+    expect(buildEnvironment({ identity: null, source: { [name]: 'x' }, passEnv: [name] }).get(name)).toBe('x');
+  });
+
+  it('holds glibc\'s whole unsecure list (sysdeps/generic/unsecvars.h) as loader variables', () => {
+    const unsecvars = ['GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LD_AUDIT', 'LD_DEBUG', 'LD_DEBUG_OUTPUT', 'LD_DYNAMIC_WEAK', 'LD_HWCAP_MASK', 'LD_LIBRARY_PATH', 'LD_ORIGIN_PATH', 'LD_PRELOAD', 'LD_PROFILE', 'LD_SHOW_AUXV', 'LD_USE_LOAD_BIAS', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TMPDIR', 'TZDIR'];
+    for (const name of unsecvars) expect(globSkipReason(name), name).toBe('loader');
   });
 
   it.each(['LD_PRELOAD', 'LD_AUDIT', 'MALLOC_ARENA_MAX', 'GLIBC_TUNABLES', 'NODE_OPTIONS', 'GCONV_PATH', 'LOCPATH', 'RES_OPTIONS'])(

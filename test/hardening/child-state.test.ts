@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
-import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
+import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
 import { daemonScript, inspectGuest, inspectPath, parseInspection, runDaemon, type Inspection } from '../support/guests.js';
 
 const user = FIXTURE_USERS.guest.name;
@@ -229,6 +229,41 @@ describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
     const { seen, loadedBy } = await fromCanaryDaemon({ passEnv: ['*'], env: { LD_PRELOAD: canary } });
     expect(loadedBy).toContain(uidOf(user));
     expect(seen.environ).toContain(`LD_PRELOAD=${canary}`);
+  });
+
+  it("keeps the target's identity and drops interpreter hooks under passEnv ['*'], unless named exactly", async () => {
+    const hooks = {
+      'BASH_FUNC_capspawn_hook%%': '() { echo hooked; }',
+      SHELLOPTS: 'xtrace',
+      PS4: '$(touch /tmp/capspawn-ps4)',
+      PYTHONSTARTUP: '/nonexistent/startup.py',
+      JAVA_TOOL_OPTIONS: '-javaagent:/nonexistent.jar',
+      PERL5OPT: '-Mstrict',
+      LUA_INIT_5_4: 'os.exit(1)',
+      OPENSSL_CONF: '/nonexistent/openssl.cnf',
+      CAPSPAWN_HARDENING_PLAIN: 'copied',
+    };
+    const daemonIdentity = { HOME: '/root', USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', PATH: '/daemon/bin:/usr/bin' };
+    const saved = { ...process.env };
+    Object.assign(process.env, hooks, daemonIdentity);
+    try {
+      const [, , , , , home, shell] = getent('passwd', user);
+      const seen = await inspectGuest({ user, passEnv: ['*'] });
+      for (const [key, value] of [['HOME', home], ['USER', user], ['LOGNAME', user], ['SHELL', shell]]) expect(seen.environ).toContain(`${key}=${value}`);
+      expect(seen.environ.find((e) => e.startsWith('PATH='))).not.toBe('PATH=/daemon/bin:/usr/bin');
+      for (const key of Object.keys(hooks).filter((k) => k !== 'CAPSPAWN_HARDENING_PLAIN')) {
+        expect(seen.environ.some((e) => e.startsWith(`${key}=`)), key).toBe(false);
+      }
+      expect(seen.environ).toContain('CAPSPAWN_HARDENING_PLAIN=copied');
+      // An exact name, or a key in env, is an explicit choice and still passes.
+      const chosen = await inspectGuest({ user, passEnv: ['*', 'HOME', 'SHELLOPTS'], env: { PYTHONSTARTUP: '/etc/hosts' } });
+      expect(chosen.environ).toEqual(expect.arrayContaining(['HOME=/root', 'SHELLOPTS=xtrace', 'PYTHONSTARTUP=/etc/hosts']));
+    } finally {
+      for (const key of [...Object.keys(hooks), ...Object.keys(daemonIdentity)]) {
+        if (saved[key] === undefined) delete process.env[key];
+        else process.env[key] = saved[key];
+      }
+    }
   });
 
   it("equals the computed set byte for byte with passEnv ['*']: newlines, '=', UTF-8, empty values", async () => {
