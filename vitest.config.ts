@@ -19,6 +19,7 @@ export default defineConfig({
       ...(inVm
         ? [
             'test/memory-limit.privileged.test.ts',
+            'test/cgroup-limits-vm.privileged.test.ts',
             'test/vm-runner.privileged.test.ts',
             'test/guest-boot.privileged.test.ts',
             'test/bench.privileged.test.ts',
