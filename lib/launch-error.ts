@@ -11,6 +11,41 @@ export interface LaunchReport {
   errno: number;
   detail: number;
   signal: number;
+  /** privileged_program: st_mode, st_uid, st_gid, security.capability magic, permitted x2, inheritable x2. */
+  program?: readonly number[];
+}
+
+/** A name from /etc/passwd or /etc/group for an error message, else the number. */
+function nameOf(id: number, file: '/etc/passwd' | '/etc/group'): string {
+  try {
+    const line = readFileSync(file, 'latin1').split('\n').find((l) => l.split(':')[2] === String(id));
+    if (line) return line.split(':')[0];
+  } catch {}
+  return `${file === '/etc/passwd' ? 'uid' : 'gid'} ${id}`;
+}
+
+/** File capabilities as getcap writes them: `cap_net_raw+ep`, `cap_chown,cap_kill+i`. */
+export function describeFileCapabilities(magic: number, permitted: readonly number[], inheritable: readonly number[]): string {
+  const has = (words: readonly number[], cap: number) => ((words[cap >> 5] ?? 0) >>> (cap & 31)) & 1;
+  const groups = new Map<string, string[]>();
+  for (let cap = 0; cap < 64; cap++) {
+    const p = has(permitted, cap);
+    const i = has(inheritable, cap);
+    if (!p && !i) continue;
+    const flags = `${p && magic & 1 ? 'e' : ''}${i ? 'i' : ''}${p ? 'p' : ''}`;
+    groups.set(flags, [...(groups.get(flags) ?? []), capabilityName(cap).toLowerCase()]);
+  }
+  return [...groups].map(([flags, names]) => `${names.join(',')}+${flags}`).join(' ') || '(empty set)';
+}
+
+/** What a refused program carries, from the child's report: "set-user-ID root", "file capabilities cap_net_raw+ep". */
+function privileges(report: LaunchReport, ctx: LaunchContext): string[] {
+  const [mode = 0, uid = 0, gid = 0, magic = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0] = report.program ?? [];
+  const found: string[] = [];
+  if (mode & 0o4000 && uid !== ctx.uid) found.push(`set-user-ID ${nameOf(uid, '/etc/passwd')}`);
+  if ((mode & 0o2010) === 0o2010 && gid !== ctx.gid) found.push(`set-group-ID ${nameOf(gid, '/etc/group')}`);
+  if (magic & 0xff000000) found.push(`file capabilities ${describeFileCapabilities(magic, [p0, p1], [i0, i1])}`);
+  return found;
 }
 
 /** What the error message may draw on. */
@@ -107,6 +142,17 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
     case 'pdeathsig':
     case 'getppid':
       return 'the launching thread exited while the guest was starting';
+    case 'privileged_program': {
+      if (fields.code !== 'ERR_CAPSPAWN_PRIVILEGED_PROGRAM') return `could not check what ${fields.path} carries`;
+      const carries = privileges(report, ctx);
+      const fileCaps = carries.some((c) => c.startsWith('file capabilities'));
+      return (
+        `${fields.path} carries ${carries.join(' and ')}, which execve would honour: the guest would not run with the credentials asked for` +
+        (fileCaps ? ' (file capabilities also clear its ambient set, even under noNewPrivileges)' : '') +
+        '. To run it anyway, with what the kernel then gives, pass allowPrivilegedPrograms: true (CLI --allow-privileged-programs)' +
+        (fileCaps ? '' : ', or set noNewPrivileges, under which the kernel ignores set-id bits')
+      );
+    }
     case 'verify':
       return (
         `after the credential change the kernel shows ${fields.mismatch} other than planned, so the program was not run ` +
@@ -146,6 +192,8 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   if (report.signal !== 0) {
     fields.code = 'ERR_CAPSPAWN_CHILD_KILLED';
     fields.signal = signalName(report.signal);
+  } else if (step === 'privileged_program' && report.errno === 0) {
+    fields.code = 'ERR_CAPSPAWN_PRIVILEGED_PROGRAM';
   } else if (step === 'verify' && report.errno === 0) {
     fields.code = 'ERR_CAPSPAWN_VERIFY';
   } else {
@@ -153,7 +201,7 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
     fields.errno = -report.errno;
   }
   if (step === 'verify') fields.mismatch = VERIFY_ITEMS[report.detail];
-  if (step === 'execve') fields.path = ctx.candidates[report.detail] ?? ctx.file;
+  if (step === 'execve' || step === 'privileged_program') fields.path = ctx.candidates[report.detail] ?? ctx.file;
   if (step === 'chdir') fields.path = ctx.cwd;
   if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${report.detail}]`;
   if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(report.detail);

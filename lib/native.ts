@@ -7,7 +7,7 @@ import type { LaunchPlan } from './plan.js';
 /** What native/launch.cc answers: a running child, or the step that failed. */
 export type LaunchAnswer =
   | { pid: number; pidfd: number; fds: number[] }
-  | { step: number; errno: number; detail: number; signal: number };
+  | { step: number; errno: number; detail: number; signal: number; program?: number[] };
 
 export interface PidfdWatchHandle {
   kill(signal: number): number;

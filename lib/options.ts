@@ -95,6 +95,14 @@ export interface SpawnGuestOptions {
   /** Permit uid 0 or gid 0 (primary or supplementary) as a target. Default: false. */
   allowRoot?: boolean;
   /**
+   * Run a program that carries privileges of its own: a set-user-ID or set-group-ID bit that
+   * would change the guest's ids, or file capabilities (which also clear the ambient set). The
+   * guest then gets what the kernel's execve rules give it; `credentials()` shows it. Default:
+   * false, such a launch fails at step `privileged_program` (set-id bits are accepted under
+   * `noNewPrivileges`, which makes the kernel ignore them; file capabilities are not).
+   */
+  allowPrivilegedPrograms?: boolean;
+  /**
    * A cgroup v2 directory the guest starts in: the child joins it before anything else, so the
    * guest and every process it forks are accounted there from their first instruction. Or
    * `{ parent, name?, limits?, keep? }`: a cgroup of the guest's own, made under `parent` with
@@ -146,6 +154,7 @@ export interface NormalizedOptions {
   killSignal: number;
   forceKillAfter: number;
   allowRoot: boolean;
+  allowPrivilegedPrograms: boolean;
   /** A cgroup to join, or one of the guest's own to make (it has `parent`). */
   cgroup: CgroupPlacement | OwnCgroupRequest | undefined;
   rlimits: ResolvedRlimit[];
@@ -176,6 +185,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'killSignal',
   'forceKillAfter',
   'allowRoot',
+  'allowPrivilegedPrograms',
   'cgroup',
   'rlimits',
   'netns',
@@ -384,6 +394,7 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     killSignal: o.killSignal === undefined ? osConstants.signals.SIGTERM : checkSignal(o.killSignal, 'killSignal'),
     forceKillAfter,
     allowRoot: checkBoolean(o.allowRoot, 'allowRoot'),
+    allowPrivilegedPrograms: checkBoolean(o.allowPrivilegedPrograms, 'allowPrivilegedPrograms'),
     cgroup: checkCgroup(o.cgroup),
     rlimits: checkRlimits(o.rlimits),
     netns: checkNetns(o.netns),

@@ -20,6 +20,10 @@ export interface LaunchPlan {
   limitBoundingSet: boolean;
   noRoot: boolean;
   noNewPrivileges: boolean;
+  /** Refuse a set-id bit that would change the guest's ids (the kernel ignores them under no_new_privs). */
+  refuseSetId: boolean;
+  /** Refuse file capabilities (they clear the ambient set even under no_new_privs). */
+  refuseFileCaps: boolean;
   newSession: boolean;
   /** -1: inherit. */
   umask: number;
@@ -148,6 +152,8 @@ export function buildLaunchPlan(
     // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again (guestSecurebits).
     noRoot: identity.uid === 0,
     noNewPrivileges: options.noNewPrivileges,
+    refuseSetId: !options.allowPrivilegedPrograms && !options.noNewPrivileges,
+    refuseFileCaps: !options.allowPrivilegedPrograms,
     newSession: options.detached,
     umask: options.umask ?? -1,
     cwd: options.cwd === undefined ? null : nulBlock([options.cwd]),

@@ -36,6 +36,7 @@ export const STEP_NAMES = [
   'close_range',
   'fd_walk',
   'sigprocmask',
+  'privileged_program',
   'execve',
 ] as const;
 
@@ -97,6 +98,7 @@ export const STEP_SYSCALLS: Readonly<Record<StepName, string>> = {
   close_range: 'close_range',
   fd_walk: 'getdents64',
   sigprocmask: 'rt_sigprocmask',
+  privileged_program: 'fstat',
   execve: 'execve',
 };
 

@@ -144,6 +144,11 @@ Napi::Object LaunchAnswer(Napi::Env env, const LaunchResult& result) {
     out.Set("errno", result.err);
     out.Set("detail", result.detail);
     out.Set("signal", result.signal);
+    if (result.step == STEP_PRIVILEGED_PROGRAM) {
+      Napi::Array program = Napi::Array::New(env, 8);
+      for (uint32_t i = 0; i < 8; i++) program.Set(i, static_cast<double>(result.program[i]));
+      out.Set("program", program);
+    }
   }
   return out;
 }
@@ -181,6 +186,8 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   in.limit_bounding_set = plan.Get("limitBoundingSet").ToBoolean();
   in.no_root = plan.Get("noRoot").ToBoolean();
   in.no_new_privs = plan.Get("noNewPrivileges").ToBoolean();
+  in.refuse_setid = plan.Get("refuseSetId").ToBoolean();
+  in.refuse_file_caps = plan.Get("refuseFileCaps").ToBoolean();
   in.new_session = plan.Get("newSession").ToBoolean();
   in.umask = plan.Get("umask").As<Napi::Number>().Int32Value();
   Napi::Value cwd = plan.Get("cwd");

@@ -27,6 +27,8 @@
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/vfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -68,7 +70,18 @@ struct Child {
   void enter(Step step) const { shared->step = step; }
 
   [[noreturn]] void fail(int err, int detail = 0) const {
-    ChildReport report = {shared->step, err, detail};
+    ChildReport report = {};
+    report.step = shared->step;
+    report.err = err;
+    report.detail = detail;
+    while (syscall(SYS_write, plan->report_fd, &report, sizeof report) < 0 && errno == EINTR) {
+    }
+    syscall(SYS_exit_group, 127);
+    __builtin_unreachable();
+  }
+
+  [[noreturn]] void fail_with(ChildReport report) const {
+    report.step = shared->step;
     while (syscall(SYS_write, plan->report_fd, &report, sizeof report) < 0 && errno == EINTR) {
     }
     syscall(SYS_exit_group, 127);
@@ -79,6 +92,10 @@ struct Child {
 };
 
 bool verify_credentials(const Child& c, long securebits, int* item, int* err);
+// What a program file carries that execve would honour; true fills `report` (refused, or a
+// system error in `report->err`).
+bool refuse_program(const Child& c, long fd, ChildReport* report);
+
 // The /proc/self files verify reads, opened before prlimit: a small RLIMIT_NOFILE leaves the
 // child no free descriptor number below it (its table is a copy of the daemon's), while a
 // descriptor already open stays usable. So is /proc/self/fd for the walk before 5.11.
@@ -140,6 +157,7 @@ int capspawn_child_main(void* raw) {
   const ChildPlan* p = args->plan;
   const Child c = {p, args->shared};
   ProcFiles files;
+  const ChildRlimit* nofile = nullptr;  // set late, after the program is opened
 
   // Signals are all blocked (the parent blocked them before clone). Reset every handler and
   // every ignored signal to the default: a parent handler must never run here (it would run
@@ -199,6 +217,15 @@ int capspawn_child_main(void* raw) {
     for (int i = 0; i < p->nrlimits; i++) {
       const ChildRlimit& r = p->rlimits[i];
       struct rlimit64 value = {r.soft, r.hard};
+      if (r.resource == RLIMIT_NOFILE) {
+        // The program's descriptors are opened later, as the guest: until then the soft limit
+        // stays at the larger hard limit (raising it needs CAP_SYS_RESOURCE, held now), and the
+        // asked values, a lowering only, are set once they are open.
+        struct rlimit64 now = {};
+        if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, nullptr, &now) != 0) c.fail(errno, r.resource);
+        value.rlim_cur = value.rlim_max = r.hard > now.rlim_max ? r.hard : now.rlim_max;
+        nofile = &r;
+      }
       if (syscall(SYS_prlimit64, 0, r.resource, &value, nullptr) != 0) c.fail(errno, r.resource);
     }
   }
@@ -282,6 +309,20 @@ int capspawn_child_main(void* raw) {
     if (syscall(SYS_getppid) != p->parent_pid) c.fail(ESRCH);
   }
 
+  // The program is opened as the guest, so search permission is the guest's, and the file that
+  // is checked is the file that runs (execveat on the descriptor). Every candidate is opened
+  // now, before the guest's RLIMIT_NOFILE; the errors are the search's, handled below in order.
+  c.enter(STEP_PRIVILEGED_PROGRAM);
+  for (int i = 0; i < p->ncandidates; i++) {
+    long fd = syscall(SYS_openat, AT_FDCWD, p->candidates[i], O_PATH | O_CLOEXEC);
+    p->candidate_fds[i] = fd < 0 ? -errno : static_cast<int>(fd);
+  }
+  if (nofile != nullptr) {
+    c.enter(STEP_PRLIMIT);
+    struct rlimit64 value = {nofile->soft, nofile->hard};
+    if (syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, &value, nullptr) != 0) c.fail(errno, RLIMIT_NOFILE);
+  }
+
   // Read everything back: the kernel must show exactly the plan, or nothing runs.
   c.enter(STEP_VERIFY);
   if (p->test_signal_before_verify != 0) syscall(SYS_kill, syscall(SYS_getpid), p->test_signal_before_verify);
@@ -315,8 +356,25 @@ int capspawn_child_main(void* raw) {
   int eacces_at = -1;
   int last_err = ENOENT;
   for (int i = 0; i < p->ncandidates; i++) {
-    syscall(SYS_execve, p->candidates[i], p->argv, p->envp);
-    last_err = errno;
+    long fd = p->candidate_fds[i];
+    if (fd >= 0) {
+      ChildReport report = {};
+      report.detail = i;
+      c.enter(STEP_PRIVILEGED_PROGRAM);
+      if (refuse_program(c, fd, &report)) c.fail_with(report);
+      c.enter(STEP_EXECVE);
+      syscall(SYS_execveat, fd, "", p->argv, p->envp, AT_EMPTY_PATH);
+      last_err = errno;
+      // A script from a close-on-exec descriptor: its interpreter could not open /dev/fd/N, so
+      // the kernel refuses (ENOENT). It runs by its path instead; the window this leaves is
+      // described in docs/guides/security.md.
+      if (last_err == ENOENT) {
+        syscall(SYS_execve, p->candidates[i], p->argv, p->envp);
+        last_err = errno;
+      }
+    } else {
+      last_err = static_cast<int>(-fd);
+    }
     switch (last_err) {
       case EACCES:
         if (eacces_at < 0) eacces_at = i;
@@ -363,6 +421,48 @@ int mark_open_fds_cloexec(long dir, int from) {
   }
   syscall(SYS_close, dir);
   return err;
+}
+
+// The kernel's rules at execve (fs/exec.c bprm_fill_uid, security/commoncap.c get_file_caps):
+// nothing on a nosuid mount; a set-user-ID bit whose owner is not the guest's uid and a
+// set-group-ID bit (with group x) whose group is not its gid change the ids, unless
+// no_new_privs; a security.capability attribute always counts (it clears the ambient set even
+// under no_new_privs). lib/ decides which of these refuse (refuse_setid, refuse_file_caps).
+bool refuse_program(const Child& c, long fd, ChildReport* report) {
+  const ChildPlan* p = c.plan;
+  struct stat st;
+  if (syscall(SYS_fstat, fd, &st) != 0) return report->err = errno, true;
+  if (!S_ISREG(st.st_mode)) return false;  // execveat refuses it (EACCES)
+  struct statfs fs;
+  if (syscall(SYS_fstatfs, fd, &fs) != 0) return report->err = errno, true;
+  if (fs.f_flags & ST_NOSUID) return false;
+  report->mode = st.st_mode;
+  report->uid = st.st_uid;
+  report->gid = st.st_gid;
+  bool setid = ((st.st_mode & S_ISUID) && st.st_uid != p->uid) ||
+               ((st.st_mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && st.st_gid != p->gid);
+  // An O_PATH descriptor has no f*xattr; its /proc/self/fd link names the same file.
+  char path[32] = "/proc/self/fd/";
+  char digits[12];
+  int n = 0;
+  for (long v = fd; n == 0 || v > 0; v /= 10) digits[n++] = static_cast<char>('0' + v % 10);
+  int at = 14;
+  while (n > 0) path[at++] = digits[--n];
+  path[at] = '\0';
+  uint32_t caps[6] = {};  // struct vfs_ns_cap_data: magic_etc, {permitted, inheritable} x 2, rootid
+  long size = syscall(SYS_getxattr, path, "security.capability", caps, sizeof caps);
+  if (size < 0 && errno != ENODATA && errno != EOPNOTSUPP) return report->err = errno, true;
+  bool file_caps = size >= 4 && (caps[0] & 0xFF000000U) != 0;  // VFS_CAP_REVISION_MASK
+  if (file_caps) {
+    report->fcaps_magic = caps[0];
+    report->fcaps_permitted[0] = caps[1];
+    report->fcaps_inheritable[0] = caps[2];
+    if (size >= 20) {
+      report->fcaps_permitted[1] = caps[3];
+      report->fcaps_inheritable[1] = caps[4];
+    }
+  }
+  return (setid && p->refuse_setid) || (file_caps && p->refuse_file_caps);
 }
 
 bool verify_credentials(const Child& c, long securebits, int* item, int* err) {

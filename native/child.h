@@ -17,6 +17,9 @@ struct ChildPlan {
   // Program: execve is tried on each candidate in order (PATH search done by lib/).
   const char* const* candidates;
   int ncandidates;
+  int* candidate_fds;     // ncandidates slots: each candidate's O_PATH fd, or -errno
+  bool refuse_setid;      // refuse a set-uid/set-gid bit that would change the guest's ids
+  bool refuse_file_caps;  // refuse a program with a security.capability attribute
   char* const* argv;
   char* const* envp;
 
@@ -77,12 +80,18 @@ struct ChildShared {
 };
 
 // One record on the report pipe: the child failed at `step` with `err`. `detail` is the
-// capability (capbset_drop, ambient_raise), the candidate index (execve), the stdio slot
+// capability (capbset_drop, ambient_raise), the candidate index (execve, privileged_program), the stdio slot
 // (dup2) or the VerifyItem (verify).
 struct ChildReport {
   int32_t step;
   int32_t err;
   int32_t detail;
+  // privileged_program: the file's st_mode, st_uid, st_gid, and its security.capability
+  // (magic_etc, permitted and inheritable words; all 0 when it has none).
+  uint32_t mode, uid, gid;
+  uint32_t fcaps_magic;
+  uint32_t fcaps_permitted[2];
+  uint32_t fcaps_inheritable[2];
 };
 
 struct ChildArgs {

@@ -286,6 +286,7 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   std::vector<char*> argv = split_block(in.argv_block);
   std::vector<char*> envp = split_block(in.env_block);
   std::vector<char*> candidates = split_block(in.candidates_block);
+  std::vector<int> candidate_fds(candidates.size());
   std::vector<int> stdio_src(nslots);
   for (int slot = 0; slot < nslots; slot++) stdio_src[slot] = child_src[slot].get();
   std::vector<gid_t> groups_readback(in.groups.size() + 1);
@@ -293,6 +294,9 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   ChildPlan plan = {};
   plan.candidates = candidates.data();
   plan.ncandidates = static_cast<int>(candidates.size()) - 1;
+  plan.candidate_fds = candidate_fds.data();
+  plan.refuse_setid = in.refuse_setid;
+  plan.refuse_file_caps = in.refuse_file_caps;
   plan.argv = argv.data();
   plan.envp = envp.data();
   plan.uid = in.uid;
@@ -372,6 +376,10 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
       return failed(region.shared()->step, err);
     }
     reap(child.get(), &info);
+    const uint32_t program[8] = {report.mode, report.uid, report.gid, report.fcaps_magic,
+                                 report.fcaps_permitted[0], report.fcaps_permitted[1],
+                                 report.fcaps_inheritable[0], report.fcaps_inheritable[1]};
+    std::copy(program, program + 8, result.program);
     return failed(report.step, report.err, report.detail);
   }
   // A child killed before execve also closes the pipe without a record. It has exited by now

@@ -36,6 +36,8 @@ struct LaunchInput {
   bool limit_bounding_set = false;
   bool no_root = false;
   bool no_new_privs = false;
+  bool refuse_setid = false;
+  bool refuse_file_caps = false;
   bool new_session = false;
   int umask = -1;
   bool has_cwd = false;
@@ -68,6 +70,8 @@ struct LaunchResult {
   int err = 0;
   int detail = 0;
   int signal = 0;  // the child died of this signal before it reached execve
+  // privileged_program: what the refused file carries, as the child reported it.
+  uint32_t program[8] = {};  // mode, uid, gid, fcaps magic, permitted x2, inheritable x2
 };
 
 // Whether children share memory with clone(CLONE_VM), probed once; false means the launch

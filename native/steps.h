@@ -35,6 +35,7 @@
   X(CLOSE_RANGE, "close_range")                                             \
   X(FD_WALK, "fd_walk")              /* before 5.11: /proc/self/fd */       \
   X(SIGPROCMASK, "sigprocmask")                                             \
+  X(PRIVILEGED_PROGRAM, "privileged_program")                             \
   X(EXECVE, "execve")
 
 enum Step : int {

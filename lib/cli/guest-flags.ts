@@ -171,6 +171,12 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     toOption: millisecondsFromFlag('kill-after'),
   },
   { flag: 'allow-root', option: 'allowRoot', help: 'permit uid 0 or gid 0 as the target', toOption: () => true },
+  {
+    flag: 'allow-privileged-programs',
+    option: 'allowPrivilegedPrograms',
+    help: 'run a set-id or file-capability program anyway',
+    toOption: () => true,
+  },
   { flag: 'cgroup', option: 'cgroup', valueName: 'DIR', help: 'start the guest in this cgroup v2 directory', toOption: (v) => v },
   {
     flag: 'rlimit',
