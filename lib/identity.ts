@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { errnoMessage, errnoName, OptionRangeError, InvalidOptionError, SpawnGuestError, outOfRange } from './errors.js';
+import { errnoMessage, errnoName, OptionRangeError, InvalidOptionError, SpawnGuestError, outOfRange, shortText } from './errors.js';
 import type { IdSpec } from './options.js';
 
 /** A passwd entry, as NSS returned it. */
@@ -114,7 +114,7 @@ export async function resolveIdentity(
 
   const entry = answer.user ?? null;
   if (entry === null && typeof user === 'string') {
-    throw lookupError('ERR_CAPSPAWN_UNKNOWN_USER', 'user', `no user named "${user}": check the name, or pass a uid as a number`, 'getpwnam_r', spawnargs);
+    throw lookupError('ERR_CAPSPAWN_UNKNOWN_USER', 'user', `no user named "${shortText(user)}": check the name, or pass a uid as a number`, 'getpwnam_r', spawnargs);
   }
   const uid = entry?.uid ?? (user as number);
 
@@ -122,7 +122,7 @@ export async function resolveIdentity(
   named.forEach((n, i) => {
     const group = answer.groups?.[i] ?? null;
     if (group === null) {
-      throw lookupError('ERR_CAPSPAWN_UNKNOWN_GROUP', n.option, `no group named "${n.spec}" (${n.option}): check the name, or pass a gid as a number`, 'getgrnam_r', spawnargs);
+      throw lookupError('ERR_CAPSPAWN_UNKNOWN_GROUP', n.option, `no group named "${shortText(n.spec)}" (${n.option}): check the name, or pass a gid as a number`, 'getgrnam_r', spawnargs);
     }
     gidOf.set(n.spec, group.gid);
   });

@@ -23,8 +23,9 @@ export function splitArguments(
   argsOrOptions: readonly string[] | SpawnGuestOptions | undefined,
   maybeOptions: SpawnGuestOptions | undefined,
 ): [readonly string[] | undefined, SpawnGuestOptions | undefined] {
-  return Array.isArray(argsOrOptions)
-    ? [argsOrOptions, maybeOptions]
+  // Anything but an object in second place is meant as args (a string, say): args checks it.
+  return Array.isArray(argsOrOptions) || maybeOptions !== undefined || typeof argsOrOptions !== 'object'
+    ? [argsOrOptions as readonly string[] | undefined, maybeOptions]
     : [undefined, argsOrOptions as SpawnGuestOptions | undefined];
 }
 

@@ -51,6 +51,16 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
     await fails('capspawn-no-such-program', {}, { code: 'ENOENT', step: 'execve', message: /not found in the guest's PATH/ });
   });
 
+  it('blames args, not options, for a string where the argument array belongs', async () => {
+    await expect(spawnGuest('/usr/bin/echo', 'abc' as unknown as string[], { user })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', option: 'args' });
+  });
+
+  it('cuts a huge user name in the message, as Node cuts long values', async () => {
+    const error = (await spawnGuest('/bin/true', [], { user: 'u'.repeat(1 << 20) }).catch((e: unknown) => e)) as Error;
+    expect(error).toMatchObject({ code: 'ERR_CAPSPAWN_UNKNOWN_USER' });
+    expect(error.message.length).toBeLessThan(400);
+  });
+
   it('reports a file without the x bit as execve EACCES', async () => {
     await fails(join(dir, 'not-executable'), {}, { code: 'EACCES', errno: -13, step: 'execve', path: join(dir, 'not-executable') });
   });
