@@ -13,7 +13,9 @@ function examples(document: string): string[] {
   return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
 }
 
-describe('documentation examples', () => {
+// Each document is a TypeScript program of its own over the whole library: seconds on an idle
+// machine, past 30 s with other work on both CPUs. The timeout only guards against a hang.
+describe('documentation examples', { timeout: 300_000 }, () => {
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
   it.each(documents)('%s: every ts block type-checks', (document) => {
