@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { CgroupTree } from './cgroup-tree.js';
 import { exitChannel, type ExitTraceMessage } from './launch-trace.js';
 import { checkSignal, signalName } from './options.js';
+import { GuestTerminal } from './guest-terminal.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
 import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
 import { parseProcStatus, type ProcStatus } from './proc-status.js';
@@ -36,6 +37,8 @@ export interface GuestInit {
   cgroup?: { dir: string; line: string; own: boolean; keep: boolean };
   /** Whether the guest leads a session (and process group) of its own. */
   detached?: boolean;
+  /** Whether fds[0] is the master of the guest's own pty (slots 0-2 are its slave). */
+  terminal?: boolean;
 }
 
 function wrapFd(fd: number, slot: number): Socket | null {
@@ -56,6 +59,11 @@ function wrapFd(fd: number, slot: number): Socket | null {
 export class Guest extends EventEmitter implements AsyncDisposable {
   /** The guest's process id. */
   readonly pid: number;
+  /**
+   * The master side of the guest's own pty (option `terminal`), with `resize(cols, rows)`;
+   * null otherwise. stdin, stdout and stderr are then null: all three are the pty.
+   */
+  readonly terminal: GuestTerminal | null;
   /** Writable end of the guest's stdin pipe, or null when stdin is not `'pipe'`. */
   readonly stdin: Writable | null;
   /** Readable end of the guest's stdout pipe, or null. */
@@ -104,7 +112,8 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     this.spawnargs = init.spawnargs;
     this.#killSignal = init.killSignal;
     this.#forceKillAfter = init.forceKillAfter;
-    this.stdio = init.fds.map(wrapFd);
+    this.terminal = init.terminal ? new GuestTerminal(init.native, init.fds[0]) : null;
+    this.stdio = init.fds.map((fd, slot) => (init.terminal && slot < 3 ? null : wrapFd(fd, slot)));
     this.stdin = (this.stdio[0] ?? null) as Writable | null;
     this.stdout = (this.stdio[1] ?? null) as Readable | null;
     this.stderr = (this.stdio[2] ?? null) as Readable | null;
@@ -116,9 +125,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     const started = performance.now();
     let settle!: (exit: GuestExit) => void;
     this.exited = new Promise((resolve) => (settle = resolve));
-    const streamsClosed = Promise.all(
-      this.stdio.filter((s): s is Socket => s !== null).map((s) => new Promise((resolve) => s.once('close', resolve))),
-    );
+    const streams: (Socket | GuestTerminal)[] = this.stdio.filter((s): s is Socket => s !== null);
+    if (this.terminal) streams.push(this.terminal);
+    const streamsClosed = Promise.all(streams.map((s) => new Promise((resolve) => s.once('close', resolve))));
     this.#watch = new init.native.PidfdWatch(init.pidfd, (code, signal) => {
       this.#reaped = true;
       if (this.#timer) clearTimeout(this.#timer);

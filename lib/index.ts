@@ -6,6 +6,7 @@ export { spawnGuest } from './spawn-guest.js';
 export { planGuest, type GuestPlan } from './plan-guest.js';
 export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
+export { GuestTerminal } from './guest-terminal.js';
 export { adoptGuest, listGuests, AdoptedGuest, type GuestProcess, type GuestCgroup } from './adopt-guest.js';
 export { CGROUP_LIMIT_FILES, type OwnCgroupSpec } from './cgroup-limits.js';
 export type { SpawnTraceMessage, ExitTraceMessage } from './launch-trace.js';

@@ -25,6 +25,10 @@ export interface NativeAddon {
   cloneSharesMemory(): boolean;
   /** This process's securebits (prctl PR_GET_SECUREBITS). */
   securebits(): number;
+  /** TIOCSWINSZ on a pty master: 0, or -errno. */
+  setWindowSize(fd: number, cols: number, rows: number): number;
+  /** TIOCGWINSZ: [cols, rows] of a terminal, or -errno. */
+  getWindowSize(fd: number): [number, number] | number;
   /** This process's dumpable flag (prctl PR_GET_DUMPABLE): 1 unless something changed it. */
   dumpable(): number;
   /** pidfd_open(pid): a close-on-exec pidfd, or -errno. */

@@ -69,6 +69,12 @@ export interface SpawnGuestOptions {
   cwd?: string;
   /** stdio plan, as for child_process.spawn. Default: `'pipe'` for 0, 1 and 2. */
   stdio?: 'pipe' | 'inherit' | 'ignore' | readonly StdioSpec[];
+  /**
+   * Run the guest on a pseudo-terminal of its own: a new session whose controlling terminal
+   * is the pty's slave, as fds 0-2 (owned by the target user, mode 0620). `guest.terminal` is
+   * the master side. Excludes `stdio` slots 0-2. Default window size 80x24.
+   */
+  terminal?: boolean | { cols?: number; rows?: number };
   /** argv[0] of the guest. Default: `file` as given. */
   argv0?: string;
   /** Start the guest in a new session (setsid), away from this process's terminal and group. */
@@ -120,7 +126,7 @@ export interface SpawnGuestOptions {
   nice?: number;
 }
 
-export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd' | 'file';
+export type StdioKind = 'pipe' | 'inherit' | 'ignore' | 'fd' | 'terminal' | 'file';
 
 export interface StdioSlotPlan {
   kind: StdioKind;
@@ -144,6 +150,8 @@ export interface NormalizedOptions {
   passEnv: string[] | undefined;
   cwd: string | undefined;
   stdio: StdioSlotPlan[];
+  /** The guest's pty window size, when it runs on a terminal of its own. */
+  terminal: { cols: number; rows: number } | undefined;
   detached: boolean;
   umask: number | undefined;
   noNewPrivileges: boolean;
@@ -174,6 +182,7 @@ export const KNOWN_OPTIONS: ReadonlySet<string> = new Set([
   'passEnv',
   'cwd',
   'stdio',
+  'terminal',
   'argv0',
   'detached',
   'umask',
@@ -250,6 +259,33 @@ export function checkSignal(value: unknown, option: string): number {
     throw invalidValue(option, "must name a signal, such as 'SIGTERM'", value);
   }
   throw invalidType(option, "a signal name such as 'SIGTERM' or a number", value);
+}
+
+/** `true` or `{ cols, rows }`: the first window size of the guest's pty. */
+function checkTerminal(value: unknown): { cols: number; rows: number } | undefined {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { cols: 80, rows: 24 };
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType('terminal', 'a boolean or { cols, rows }', value);
+  const size = value as Record<string, unknown>;
+  for (const key of Object.keys(size)) if (key !== 'cols' && key !== 'rows') throw invalidValue(`terminal.${key}`, 'is not a field of terminal (cols, rows)', size[key]);
+  const dimension = (key: 'cols' | 'rows', fallback: number): number => {
+    const n = size[key];
+    if (n === undefined) return fallback;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw outOfRange(`terminal.${key}`, 'an integer from 1 to 65535', n);
+    return n;
+  };
+  return { cols: dimension('cols', 80), rows: dimension('rows', 24) };
+}
+
+/** stdio when the guest has a terminal of its own: slots 0-2 are the pty; others as given. */
+function checkTerminalStdio(value: unknown): StdioSlotPlan[] {
+  const list = value === undefined ? [] : value;
+  if (!Array.isArray(list) || list.slice(0, 3).some((spec) => spec !== undefined && spec !== null)) {
+    throw invalidValue('stdio', 'slots 0-2 exclude "terminal": the guest\'s stdin, stdout and stderr are its pty (leave them out or null)', value);
+  }
+  const rest = checkStdio([...list.slice(0, 3).map(() => 'ignore'), ...list.slice(3)]).slice(3);
+  const pty: StdioSlotPlan[] = [0, 1, 2].map(() => ({ kind: 'terminal', fd: -1 }));
+  return [...pty, ...rest];
 }
 
 function checkStdio(value: unknown): StdioSlotPlan[] {
@@ -383,7 +419,8 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     env: checkEnvOption(o.env),
     passEnv: checkPassEnvOption(o.passEnv),
     cwd,
-    stdio: checkStdio(o.stdio),
+    stdio: checkTerminal(o.terminal) ? checkTerminalStdio(o.stdio) : checkStdio(o.stdio),
+    terminal: checkTerminal(o.terminal),
     detached: checkBoolean(o.detached, 'detached'),
     umask,
     noNewPrivileges: checkBoolean(o.noNewPrivileges, 'noNewPrivileges'),

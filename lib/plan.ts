@@ -25,6 +25,8 @@ export interface LaunchPlan {
   /** Refuse file capabilities (they clear the ambient set even under no_new_privs). */
   refuseFileCaps: boolean;
   newSession: boolean;
+  /** [cols, rows] of the guest's own pty, or null without one. */
+  terminalSize: [number, number] | null;
   /** -1: inherit. */
   umask: number;
   cwd: Buffer | null;
@@ -72,6 +74,7 @@ const STDIO_DEVNULL = 2;
 const STDIO_PIPE_TO_CHILD = 3;
 const STDIO_PIPE_FROM_CHILD = 4;
 const STDIO_SOCKETPAIR = 5;
+const STDIO_TERMINAL = 6;
 
 /** The kernel's limit on one argument or environment string, NUL included (MAX_ARG_STRLEN). */
 export const MAX_ARG_STRLEN = 32 * 4096;
@@ -103,6 +106,7 @@ function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
     let kind: number;
     if (s.kind === 'pipe') kind = slot === 0 ? STDIO_PIPE_TO_CHILD : slot < 3 ? STDIO_PIPE_FROM_CHILD : STDIO_SOCKETPAIR;
     else if (s.kind === 'ignore') kind = slot < 3 ? STDIO_DEVNULL : STDIO_CLOSED;
+    else if (s.kind === 'terminal') kind = STDIO_TERMINAL;
     else kind = STDIO_FD;
     pairs[slot * 2] = kind;
     pairs[slot * 2 + 1] = s.fd;
@@ -155,6 +159,7 @@ export function buildLaunchPlan(
     refuseSetId: !options.allowPrivilegedPrograms && !options.noNewPrivileges,
     refuseFileCaps: !options.allowPrivilegedPrograms,
     newSession: options.detached,
+    terminalSize: options.terminal ? [options.terminal.cols, options.terminal.rows] : null,
     umask: options.umask ?? -1,
     cwd: options.cwd === undefined ? null : nulBlock([options.cwd]),
     parentDeathSignal: options.parentDeathSignal,

@@ -97,6 +97,7 @@ export async function spawnGuest(
       signal: options.signal,
       cgroup,
       detached: options.detached,
+      terminal: options.terminal !== undefined,
     });
     if (trace) traceEnd(trace, guest.pid, own?.dir);
     if (options.signal?.aborted) {

@@ -2,6 +2,7 @@
 // returns plain numbers and strings. All policy lives in lib/.
 
 #include <napi.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -189,6 +190,11 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   in.refuse_setid = plan.Get("refuseSetId").ToBoolean();
   in.refuse_file_caps = plan.Get("refuseFileCaps").ToBoolean();
   in.new_session = plan.Get("newSession").ToBoolean();
+  Napi::Value terminal = plan.Get("terminalSize");
+  if (terminal.IsArray()) {
+    in.terminal_cols = terminal.As<Napi::Array>().Get(0u).As<Napi::Number>().Int32Value();
+    in.terminal_rows = terminal.As<Napi::Array>().Get(1u).As<Napi::Number>().Int32Value();
+  }
   in.umask = plan.Get("umask").As<Napi::Number>().Int32Value();
   Napi::Value cwd = plan.Get("cwd");
   in.has_cwd = !cwd.IsNull();
@@ -265,6 +271,26 @@ Napi::Value Tap(const Napi::CallbackInfo& info) {
   return worker->Promise();
 }
 
+// setWindowSize(fd, cols, rows): TIOCSWINSZ on a guest's pty master (the kernel sends the
+// guest's foreground process group SIGWINCH); 0, or -errno.
+Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
+  struct winsize size = {};
+  size.ws_col = static_cast<unsigned short>(info[1].As<Napi::Number>().Uint32Value());
+  size.ws_row = static_cast<unsigned short>(info[2].As<Napi::Number>().Uint32Value());
+  int rc = ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCSWINSZ, &size);
+  return Napi::Number::New(info.Env(), rc == 0 ? 0 : -errno);
+}
+
+// getWindowSize(fd): [cols, rows] of a terminal (TIOCGWINSZ), or -errno.
+Napi::Value GetWindowSize(const Napi::CallbackInfo& info) {
+  struct winsize size = {};
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGWINSZ, &size) != 0) return Napi::Number::New(info.Env(), -errno);
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, size.ws_col);
+  out.Set(1u, size.ws_row);
+  return out;
+}
+
 // This process's securebits (prctl PR_GET_SECUREBITS); /proc/<pid>/status does not show them.
 Napi::Value Securebits(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_SECUREBITS, 0, 0, 0, 0)));
@@ -312,6 +338,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));
   exports.Set("cloneSharesMemory", Napi::Function::New<CloneSharesMemory>(env, "cloneSharesMemory"));
   exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
+  exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));
+  exports.Set("getWindowSize", Napi::Function::New<GetWindowSize>(env, "getWindowSize"));
   exports.Set("dumpable", Napi::Function::New<Dumpable>(env, "dumpable"));
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New<PidfdSignal>(env, "pidfdSignal"));

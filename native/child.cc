@@ -26,6 +26,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/vfs.h>
@@ -193,6 +194,12 @@ int capspawn_child_main(void* raw) {
     } else if (dup2_raw(p->stdio_src[slot], slot) < 0) {
       c.fail(errno, slot);
     }
+  }
+  // A session leader without a controlling terminal takes fd 0, its own pty, as one; no
+  // capability is needed for a terminal no other session holds (tty_ioctl(4)).
+  if (p->controlling_terminal) {
+    c.enter(STEP_TIOCSCTTY);
+    if (syscall(SYS_ioctl, 0, TIOCSCTTY, 0) != 0) c.fail(errno);
   }
   if (p->umask >= 0) syscall(SYS_umask, p->umask);
 

@@ -53,6 +53,7 @@ struct ChildPlan {
 
   // Process.
   bool new_session;
+  bool controlling_terminal;  // fd 0 is the guest's pty slave: make it the controlling tty
   int umask;  // -1: inherit
   const char* cwd;  // nullptr: inherit
   int pdeath_signal;  // 0: none

@@ -230,9 +230,34 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   if (!move_above(&report_write, floor)) return failed(STEP_FCNTL, errno);
 
   std::vector<Fd> parent_end(nslots);
+  Fd terminal_slave;
+  bool controlling_terminal = false;
   for (int slot = 0; slot < nslots; slot++) {
     const StdioSlot& s = in.stdio[slot];
     switch (s.kind) {
+      case STDIO_TERMINAL: {
+        // One pty pair for every terminal slot. The slave is opened through the master
+        // (TIOCGPTPEER, no path lookup) and given to the target user as login(1) and sshd do:
+        // owned by it, mode 0620 (the group keeps what devpts gave it, usually tty).
+        if (terminal_slave.get() < 0) {
+          Fd master(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+          int unlock = 0;
+          if (master.get() < 0 || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return failed(STEP_OPENPT, errno);
+          terminal_slave.reset(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+          if (terminal_slave.get() < 0) return failed(STEP_OPENPT, errno);
+          if (fchown(terminal_slave.get(), in.uid, static_cast<gid_t>(-1)) != 0 || fchmod(terminal_slave.get(), 0620) != 0)
+            return failed(STEP_OPENPT, errno);
+          struct winsize size = {};
+          size.ws_col = static_cast<unsigned short>(in.terminal_cols);
+          size.ws_row = static_cast<unsigned short>(in.terminal_rows);
+          if (ioctl(master.get(), TIOCSWINSZ, &size) != 0) return failed(STEP_OPENPT, errno);
+          parent_end[slot] = std::move(master);
+          controlling_terminal = slot == 0;
+        }
+        child_src[slot].reset(fcntl(terminal_slave.get(), F_DUPFD_CLOEXEC, floor));
+        if (child_src[slot].get() < 0) return failed(STEP_FCNTL, errno, slot);
+        continue;
+      }
       case STDIO_CLOSED:
       case STDIO_FD:
         continue;
@@ -311,7 +336,8 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   plan.limit_bounding_set = in.limit_bounding_set;
   plan.no_root = in.no_root;
   plan.no_new_privs = in.no_new_privs;
-  plan.new_session = in.new_session;
+  plan.new_session = in.new_session || controlling_terminal;
+  plan.controlling_terminal = controlling_terminal;
   plan.umask = in.umask;
   plan.cgroup_procs_fd = cgroup_procs.get();
   plan.cgroup_line = in.cgroup_line.c_str();

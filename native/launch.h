@@ -16,6 +16,7 @@ enum StdioKind : int {
   STDIO_PIPE_TO_CHILD = 3,    // a pipe the child reads and the parent writes
   STDIO_PIPE_FROM_CHILD = 4,  // a pipe the child writes and the parent reads
   STDIO_SOCKETPAIR = 5,       // a stream socket pair, for slots above 2
+  STDIO_TERMINAL = 6,         // the slave of the guest's own pty; the parent keeps the master
 };
 
 struct StdioSlot {
@@ -39,6 +40,9 @@ struct LaunchInput {
   bool refuse_setid = false;
   bool refuse_file_caps = false;
   bool new_session = false;
+  // A pty of the guest's own (stdio slots of kind STDIO_TERMINAL): its first window size.
+  int terminal_cols = 80;
+  int terminal_rows = 24;
   int umask = -1;
   bool has_cwd = false;
   std::string cwd;

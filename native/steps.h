@@ -7,6 +7,7 @@
   X(PIPE2, "pipe2")                  /* parent: report pipe, stdio pipes */ \
   X(SOCKETPAIR, "socketpair")        /* parent: stdio slots above 2 */      \
   X(OPEN, "open")                    /* parent: /dev/null for 'ignore' */   \
+  X(OPENPT, "openpt")                /* parent: the guest's pty pair */     \
   X(FCNTL, "fcntl")                  /* parent: moving fds above the plan */\
   X(MMAP, "mmap")                    /* parent: the child's stack */        \
   X(CLONE, "clone")                                                         \
@@ -14,6 +15,7 @@
   X(CGROUP, "cgroup")                                                       \
   X(SETSID, "setsid")                                                       \
   X(DUP2, "dup2")                                                           \
+  X(TIOCSCTTY, "tiocsctty")                                                 \
   X(SETNS, "setns")                                                         \
   X(PRLIMIT, "prlimit")                                                     \
   X(OOM_SCORE_ADJ, "oom_score_adj")                                         \

@@ -11,7 +11,7 @@ export const CONFIG_FLAG: FlagSpec = {
 };
 
 /** Options that only make sense in code: the CLI always inherits stdio; an AbortSignal is no JSON. */
-const CODE_ONLY_OPTIONS = new Set(['stdio', 'signal']);
+const CODE_ONLY_OPTIONS = new Set(['stdio', 'terminal', 'signal']);
 
 /** The spawnGuest options a profile may hold: every option except the code-only ones. */
 export const PROFILE_FIELDS: readonly string[] = [...KNOWN_OPTIONS].filter((option) => !CODE_ONLY_OPTIONS.has(option));
