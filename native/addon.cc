@@ -329,6 +329,9 @@ Napi::Array NameList(Napi::Env env, const std::vector<const char*>& names) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  Napi::Value mode =
+      env.Global().Get("process").As<Napi::Object>().Get("env").As<Napi::Object>().Get("CAPSPAWN_CLONE_MODE");
+  capspawn_read_clone_mode(mode.IsString() && mode.As<Napi::String>().Utf8Value() == "fork");
 #define CAPSPAWN_NAME(id, name) name,
   exports.Set("steps", NameList(env, {CAPSPAWN_STEPS(CAPSPAWN_NAME)}));
   exports.Set("verifyItems", NameList(env, {CAPSPAWN_VERIFY_ITEMS(CAPSPAWN_NAME)}));

@@ -5,7 +5,16 @@
 //     and no glibc set*id wrappers (they signal the parent's other threads to change their
 //     credentials too, see nptl/nptl_setxid.c);
 //   - it reads the plan and writes only `shared` and its own stack;
-//   - every failure reports {step, errno, detail} on the close-on-exec pipe and _exit(127)s.
+//   - every failure reports {step, errno, detail} on the close-on-exec pipe and _exit(127)s;
+//   - errno is safe to use: the child shares the launching thread's TLS (no CLONE_SETTLS), so
+//     it writes that thread's errno, and that thread is suspended (CLONE_VFORK) until execve
+//     or exit and reads errno only after clone returns; no other thread uses that TLS;
+//   - it starts with every signal blocked (the parent's raw rt_sigprocmask, 32 and 33 too) and
+//     resets every disposition first; a signal pending when the mask is cleared just before
+//     execve is then acted on by its default action: a fatal one kills the child before
+//     execve, nothing of the program ran (reported killed at step sigprocmask, or, once the
+//     step is execve, as a guest that exited by that signal); SIGCHLD-like ones are
+//     discarded; a stop signal stops it until SIGCONT. No parent handler ever runs.
 // The steps follow the order in docs/design.md; each step's comment says why it is there.
 
 // Checked for these architectures only: the kernel's sigaction layout, the 8-byte sigset, and

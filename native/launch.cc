@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <mutex>
 
 #include "child.h"
@@ -167,18 +168,30 @@ class SharedMm {
   bool shared_;
 };
 
+// CAPSPAWN_CLONE_MODE=fork as the first load of the addon read it: -1 not read yet, 0, 1.
+std::atomic<int> force_fork{-1};
+
+// Blocks every signal in this thread, glibc's internal SIGCANCEL (32) and SIGSETXID (33)
+// included, which sigfillset and pthread_sigmask leave out: the raw system call, as glibc's
+// own CLONE_VM spawn does. The kernel keeps SIGKILL and SIGSTOP deliverable.
+uint64_t block_all_signals() {
+  uint64_t all = ~0ULL;
+  uint64_t old = 0;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof all);
+  return old;
+}
+
+void restore_signals(uint64_t old) { syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof old); }
+
 bool probe_clone_vm() {
-  const char* mode = getenv("CAPSPAWN_CLONE_MODE");
-  if (mode != nullptr && strcmp(mode, "fork") == 0) return false;
+  if (force_fork.load() == 1) return false;
   ChildRegion region;
   if (!region.map()) return false;
   volatile int flag = 0;
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  uint64_t old = block_all_signals();
   pid_t pid = clone(probe_child, region.stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
                     const_cast<int*>(&flag));
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  restore_signals(old);
   if (pid < 0) return false;
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
@@ -187,6 +200,11 @@ bool probe_clone_vm() {
 }
 
 }  // namespace
+
+void capspawn_read_clone_mode(bool fork) {
+  int unset = -1;
+  force_fork.compare_exchange_strong(unset, fork ? 1 : 0);
+}
 
 bool capspawn_clone_shares_memory() {
   static std::once_flag once;
@@ -372,15 +390,13 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
   // reset them all. CLONE_VFORK suspends only this thread, until the child execs or exits.
   int flags = CLONE_PIDFD | SIGCHLD;
   if (share_memory) flags |= CLONE_VM | CLONE_VFORK;
-  sigset_t all, old;
-  sigfillset(&all);
   SharedMm shared_mm(share_memory);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
+  uint64_t old_mask = block_all_signals();
   int pidfd = -1;
   pid_t pid = clone(capspawn_child_main, region.stack_top(), flags, &args, &pidfd);
   int clone_errno = errno;
   shared_mm.release();
-  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  restore_signals(old_mask);
   if (pid < 0) return failed(STEP_CLONE, clone_errno);
   Fd child(pidfd);
 

@@ -82,6 +82,11 @@ struct LaunchResult {
 // falls back to a fork-like clone (some user-mode emulators do not share memory).
 bool capspawn_clone_shares_memory();
 
+// CAPSPAWN_CLONE_MODE=fork (the fork() fallback), as the addon's first load read it from
+// process.env: read once there, never with getenv on a pool thread, which would race with
+// process.env writes. Later calls change nothing.
+void capspawn_read_clone_mode(bool fork);
+
 LaunchResult capspawn_launch(const LaunchInput& input);
 
 // For a launch whose answer can never reach JS (its environment ended meanwhile): kills and

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
+import { testHooks } from '../../lib/plan.js';
 import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
 import { daemonScript, inspectGuest, inspectPath, parseInspection, runDaemon, type Inspection } from '../support/guests.js';
 
@@ -150,6 +151,33 @@ describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason
 });
 
 describe.runIf(isRoot)(`signals in the guest (${notRootReason})`, () => {
+  it("every signal is blocked across the clone, glibc's internal 32 and 33 too: SigBlk fffffffffffbfeff in the child", async () => {
+    // The child stops itself at verify, with the mask it got from the clone still in place
+    // (SIGKILL and SIGSTOP the kernel never blocks); pthread_sigmask left 32 and 33 out.
+    testHooks.signalBeforeVerify = 19; // SIGSTOP
+    let launch: Promise<unknown>;
+    try {
+      launch = spawnGuest('/bin/true', [], { user }).catch((e: unknown) => e);
+      let stopped: { pid: number; state: string } | undefined;
+      while (!(stopped = childrenOf().find((c) => c.state === 'T'))) await new Promise((r) => setTimeout(r, 20));
+      const status = readFileSync(`/proc/${stopped.pid}/status`, 'latin1');
+      process.kill(stopped.pid, 'SIGKILL');
+      expect(/^SigBlk:\s*(\S+)/m.exec(status)?.[1]).toBe('fffffffffffbfeff');
+    } finally {
+      testHooks.signalBeforeVerify = 0;
+    }
+    expect(await launch).toMatchObject({ code: 'ERR_CAPSPAWN_CHILD_KILLED', signal: 'SIGKILL', step: 'verify' });
+  });
+
+  it('CAPSPAWN_CLONE_MODE is read when the addon loads, not at a launch', async () => {
+    const result = (await runDaemon([process.execPath, hardeningDaemon], {
+      scenario: 'clone-mode-after-load',
+      file: '/bin/true',
+      options: { user, stdio: 'ignore' },
+    })) as unknown as { ok: boolean; code: number; cloneSharesMemory: boolean; children: number };
+    expect(result).toMatchObject({ ok: true, code: 0, cloneSharesMemory: true, children: 0 });
+  });
+
   it('SigIgn and SigBlk are 0 for a guest spawned from a worker_thread, as from the main thread', async () => {
     const worker = new Worker(workerScript, { workerData: { file: inspectPath(), args: [], options: { user } } });
     // Listen for 'exit' from the start: a worker that ends before this thread takes its message

@@ -8,6 +8,8 @@
 //                  with `firstLaunch`, the process has not launched anything before
 //   signal-burst   a SIGWINCH handler, `spawns` guests while the whole process group gets
 //                  `bursts` SIGWINCH; counts the handler's runs against the signals sent
+//   clone-mode-after-load  set CAPSPAWN_CLONE_MODE=fork after the import, then spawn once and
+//                  report whether the launch still shares memory (it read the mode at load)
 //   fd-walk        lower the soft RLIMIT_NOFILE to `soft` (below fd `highFd`, which the
 //                  launcher left open), then spawn once through the /proc/self/fd walk that
 //                  kernels before 5.11 take; with `unmountProc`, in a mount namespace of its
@@ -16,6 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
 import { testHooks } from '../../dist/plan.js';
+import { loadNative } from '../../dist/native.js';
 import { countChildren } from './count-children.mjs';
 
 
@@ -84,6 +87,12 @@ const scenarios = {
     }
     for (const fd of held) closeSync(fd);
     return { attempts };
+  },
+
+  async 'clone-mode-after-load'(job) {
+    process.env.CAPSPAWN_CLONE_MODE = 'fork';
+    const out = await output(await spawnGuest(job.file, job.args ?? [], job.options));
+    return { ...out, cloneSharesMemory: loadNative().cloneSharesMemory() };
   },
 
   async 'fd-walk'(job) {
