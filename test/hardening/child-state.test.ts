@@ -117,6 +117,34 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
   });
 });
 
+describe.runIf(isRoot)(`a guest on a terminal of its own (${notRootReason})`, () => {
+  it('sees only the pty slave as fds 0-2 while other guests run, with SigIgn and SigBlk 0 and its own credentials', async () => {
+    const others = await Promise.all(Array.from({ length: 5 }, () => spawnGuest('/bin/sleep', ['100'], { user })));
+    try {
+      const guest = await spawnGuest(inspectPath(), [], { user, terminal: true });
+      let out = '';
+      guest.terminal?.on('data', (d: Buffer) => (out += d.toString('utf8')));
+      const closed = new Promise((resolve) => guest.terminal?.once('close', resolve));
+      expect(await guest.exited).toEqual({ code: 0, signal: null });
+      await closed;
+      const seen = parseInspection(out.replace(/\r/g, '').trim());
+      expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2]);
+      const slave = seen.fds[0].target;
+      expect(slave).toMatch(/^\/dev\/pts\/\d+$/);
+      expect(seen.fds.map((f) => f.target)).toEqual([slave, slave, slave]);
+      expect(seen.status.SigIgn).toBe('0000000000000000');
+      expect(seen.status.SigBlk).toBe('0000000000000000');
+      const uid = uidOf(user);
+      expect(seen.status.Uid).toBe(`${uid}\t${uid}\t${uid}\t${uid}`);
+      // A session of its own, led by the guest.
+      expect(seen.sid).toBe(seen.pid);
+    } finally {
+      for (const other of others) other.kill('SIGKILL');
+      await Promise.all(others.map((other) => other.exited));
+    }
+  });
+});
+
 describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason})`, () => {
   // Without CLOSE_RANGE_CLOEXEC the child walks /proc/self/fd (test:vm --kernel 5.10 takes that
   // path for real); here the walk is forced on this kernel. The daemon starts with fd 900 open

@@ -2,7 +2,7 @@
 // concurrent launches for different users never mix their credentials up, and Node's own
 // child_process keeps every 'exit' event beside them. No timing is asserted; figures are printed.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { getHeapStatistics } from 'node:v8';
 import { describe, expect, it } from 'vitest';
 import { spawnGuest, type CapabilitySpec } from '../../lib/index.js';
@@ -125,6 +125,30 @@ describe.runIf(isRoot)(`load (${notRootReason})`, () => {
     // collection: a Guest kept after its exit is about 880 bytes (with stdio 'ignore'). The
     // allowance is for what V8 keeps once (compiled code, feedback), about 200 KiB measured.
     expect(heapUsedGrowth).toBeLessThan(256 * 1024 + 512 * CYCLES);
+  });
+
+  it(`${CYCLES / 10} spawn-and-exit cycles on a terminal of the guest's own: no pty, fd or child left behind`, { timeout: 240_000 * SCALE }, async () => {
+    const user = FIXTURE_USERS.guest.name;
+    const ptys = () => readdirSync('/dev/pts').filter((n) => /^\d+$/.test(n)).length;
+    const cycle = async () => {
+      const guest = await spawnGuest('/bin/sh', ['-c', 'echo ok'], { user, terminal: { cols: 80, rows: 24 } });
+      let out = '';
+      guest.terminal?.on('data', (d: Buffer) => (out += d.toString()));
+      const closed = new Promise((resolve) => guest.terminal?.once('close', resolve));
+      const exit = await guest.exited;
+      await closed;
+      if (exit.code !== 0 || !out.includes('ok')) throw new Error(`terminal guest exited ${exit.code ?? exit.signal}, wrote ${JSON.stringify(out)}`);
+    };
+    await pool(20, 4, cycle);
+    const before = { fds: openFds(), ptys: ptys(), children: childrenOf() };
+    await pool(CYCLES / 10, 4, cycle);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const after = { fds: openFds(), ptys: ptys(), children: childrenOf() };
+    console.log(`load, terminal: ${CYCLES / 10} cycles; fds ${before.fds.length} -> ${after.fds.length}; ptys ${before.ptys} -> ${after.ptys}`);
+    expect(after.fds).toEqual(before.fds);
+    expect(after.children).toEqual([]);
+    // Other sessions on the machine may open or close ptys meanwhile; ours would add one each.
+    expect(after.ptys - before.ptys).toBeLessThan(CYCLES / 100);
   });
 
   it(`${CONCURRENT} concurrent launches alternating two users and two capability sets: each child has exactly its own`, { timeout: 240_000 * SCALE }, async () => {
