@@ -38,14 +38,33 @@ export function describeFileCapabilities(magic: number, permitted: readonly numb
   return [...groups].map(([flags, names]) => `${names.join(',')}+${flags}`).join(' ') || '(empty set)';
 }
 
-/** What a refused program carries, from the child's report: "set-user-ID root", "file capabilities cap_net_raw+ep". */
-function privileges(report: LaunchReport, ctx: LaunchContext): string[] {
-  const [mode = 0, uid = 0, gid = 0, magic = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0] = report.program ?? [];
+/**
+ * What a program carries that execve would honour for a guest of `uid` and `gid`, from the
+ * facts the child reports (`LaunchReport.program`): "set-user-ID root", "set-group-ID shadow",
+ * "file capabilities cap_net_raw+ep". `refuse` says which of them the launch refuses.
+ */
+export function programPrivileges(
+  program: readonly number[],
+  target: { uid: number; gid: number },
+  refuse: { setId: boolean; fileCaps: boolean } = { setId: true, fileCaps: true },
+): string[] {
+  const [mode = 0, uid = 0, gid = 0, magic = 0, p0 = 0, p1 = 0, i0 = 0, i1 = 0] = program;
   const found: string[] = [];
-  if (mode & 0o4000 && uid !== ctx.uid) found.push(`set-user-ID ${nameOf(uid, '/etc/passwd')}`);
-  if ((mode & 0o2010) === 0o2010 && gid !== ctx.gid) found.push(`set-group-ID ${nameOf(gid, '/etc/group')}`);
-  if (magic & 0xff000000) found.push(`file capabilities ${describeFileCapabilities(magic, [p0, p1], [i0, i1])}`);
+  if (refuse.setId && mode & 0o4000 && uid !== target.uid) found.push(`set-user-ID ${nameOf(uid, '/etc/passwd')}`);
+  if (refuse.setId && (mode & 0o2010) === 0o2010 && gid !== target.gid) found.push(`set-group-ID ${nameOf(gid, '/etc/group')}`);
+  if (refuse.fileCaps && magic & 0xff000000) found.push(`file capabilities ${describeFileCapabilities(magic, [p0, p1], [i0, i1])}`);
   return found;
+}
+
+/** Why a program is refused, and the way out: for the launch's error and for explain. */
+export function privilegedProgramReason(path: string, carries: readonly string[]): string {
+  const fileCaps = carries.some((c) => c.startsWith('file capabilities'));
+  return (
+    `${path} carries ${carries.join(' and ')}, which execve would honour: the guest would not run with the credentials asked for` +
+    (fileCaps ? ' (file capabilities also clear its ambient set, even under noNewPrivileges)' : '') +
+    '. To run it anyway, with what the kernel then gives, pass allowPrivilegedPrograms: true (CLI --allow-privileged-programs)' +
+    (fileCaps ? '' : ', or set noNewPrivileges, under which the kernel ignores set-id bits')
+  );
 }
 
 /** What the error message may draw on. */
@@ -144,14 +163,7 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
       return 'the launching thread exited while the guest was starting';
     case 'privileged_program': {
       if (fields.code !== 'ERR_CAPSPAWN_PRIVILEGED_PROGRAM') return `could not check what ${fields.path} carries`;
-      const carries = privileges(report, ctx);
-      const fileCaps = carries.some((c) => c.startsWith('file capabilities'));
-      return (
-        `${fields.path} carries ${carries.join(' and ')}, which execve would honour: the guest would not run with the credentials asked for` +
-        (fileCaps ? ' (file capabilities also clear its ambient set, even under noNewPrivileges)' : '') +
-        '. To run it anyway, with what the kernel then gives, pass allowPrivilegedPrograms: true (CLI --allow-privileged-programs)' +
-        (fileCaps ? '' : ', or set noNewPrivileges, under which the kernel ignores set-id bits')
-      );
+      return privilegedProgramReason(fields.path ?? ctx.file, programPrivileges(report.program ?? [], ctx));
     }
     case 'verify':
       return (

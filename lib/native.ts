@@ -29,6 +29,8 @@ export interface NativeAddon {
   setWindowSize(fd: number, cols: number, rows: number): number;
   /** TIOCGWINSZ: [cols, rows] of a terminal, or -errno. */
   getWindowSize(fd: number): [number, number] | number;
+  /** The words of a file's security.capability attribute ([] for none), or -errno. */
+  fileCapabilities(path: string): number[] | number;
   /** This process's dumpable flag (prctl PR_GET_DUMPABLE): 1 unless something changed it. */
   dumpable(): number;
   /** pidfd_open(pid): a close-on-exec pidfd, or -errno. */

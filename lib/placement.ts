@@ -132,15 +132,26 @@ export interface CgroupPlacement {
   line: string;
 }
 
-/** The cgroup v2 mount point that holds `path`, from /proc/self/mountinfo. */
-function cgroup2MountOf(path: string): string | undefined {
-  let best: string | undefined;
+/** A mount from /proc/self/mountinfo: where, its per-mount options (`nosuid`, ...), its type. */
+export interface Mount {
+  point: string;
+  options: string[];
+  type: string;
+}
+
+/** The innermost mount (of `type`, if given) that holds the absolute path `path`, from /proc/self/mountinfo. */
+export function mountOf(path: string, type?: string): Mount | undefined {
+  let best: Mount | undefined;
   for (const line of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
     const fields = line.split(' ');
     const dash = fields.indexOf('-');
-    if (dash < 0 || fields[dash + 1] !== 'cgroup2') continue;
-    const mount = fields[4].replace(/\\040/g, ' ');
-    if ((path === mount || path.startsWith(`${mount}/`)) && (best === undefined || mount.length > best.length)) best = mount;
+    if (dash < 0 || (type !== undefined && fields[dash + 1] !== type)) continue;
+    // Spaces, tabs, newlines and backslashes in a mount point are octal escapes (\040).
+    const point = (fields[4] ?? '').replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
+    const holds = path === point || path.startsWith(point === '/' ? '/' : `${point}/`);
+    if (holds && (best === undefined || point.length >= best.point.length)) {
+      best = { point, options: (fields[5] ?? '').split(','), type: fields[dash + 1] ?? '' };
+    }
   }
   return best;
 }
@@ -155,7 +166,7 @@ export function checkCgroupDir(cgroup: unknown, option: string): { dir: string; 
   } catch {
     isCgroup2 = false;
   }
-  const mount = isCgroup2 ? cgroup2MountOf(cgroup) : undefined;
+  const mount = isCgroup2 ? mountOf(cgroup, 'cgroup2')?.point : undefined;
   if (mount === undefined) {
     throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', option, `The "${option}" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
   }

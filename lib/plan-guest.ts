@@ -41,6 +41,8 @@ export interface GuestPlan {
   umask: number | undefined;
   /** Whether no_new_privs is set. */
   noNewPrivileges: boolean;
+  /** Whether a program with set-id bits or file capabilities of its own runs anyway. */
+  allowPrivilegedPrograms: boolean;
   /** Whether the bounding set is limited to the capabilities. */
   limitBoundingSet: boolean;
   /** The parent-death signal number, 0 for none. */
@@ -116,6 +118,7 @@ export async function planGuest(
     detached: options.detached,
     umask: options.umask,
     noNewPrivileges: options.noNewPrivileges,
+    allowPrivilegedPrograms: options.allowPrivilegedPrograms,
     limitBoundingSet: options.limitBoundingSet,
     parentDeathSignal: options.parentDeathSignal,
     securebits: guestSecurebits(native.securebits(), identity.uid),

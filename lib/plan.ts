@@ -156,8 +156,8 @@ export function buildLaunchPlan(
     // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again (guestSecurebits).
     noRoot: identity.uid === 0,
     noNewPrivileges: options.noNewPrivileges,
-    refuseSetId: !options.allowPrivilegedPrograms && !options.noNewPrivileges,
-    refuseFileCaps: !options.allowPrivilegedPrograms,
+    refuseSetId: programRefusals(options).setId,
+    refuseFileCaps: programRefusals(options).fileCaps,
     newSession: options.detached,
     terminalSize: options.terminal ? [options.terminal.cols, options.terminal.rows] : null,
     umask: options.umask ?? -1,
@@ -173,4 +173,13 @@ export function buildLaunchPlan(
     testSignalBeforeVerify: testHooks.signalBeforeVerify,
     testWalkFds: testHooks.walkFds,
   };
+}
+
+/**
+ * What the child refuses in the program it runs: set-id bits that would change the guest's ids
+ * (the kernel ignores them under no_new_privs) and file capabilities (they clear the ambient
+ * set even then), unless allowPrivilegedPrograms.
+ */
+export function programRefusals(options: { allowPrivilegedPrograms: boolean; noNewPrivileges: boolean }): { setId: boolean; fileCaps: boolean } {
+  return { setId: !options.allowPrivilegedPrograms && !options.noNewPrivileges, fileCaps: !options.allowPrivilegedPrograms };
 }

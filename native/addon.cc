@@ -1,10 +1,12 @@
 // Node-API glue: reads the flat plan from lib/, runs the work on libuv's thread pool, and
 // returns plain numbers and strings. All policy lives in lib/.
 
+#include <errno.h>
 #include <napi.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <string>
@@ -318,6 +320,21 @@ Napi::Value Dumpable(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0)));
 }
 
+// fileCapabilities(path): the words of the security.capability attribute of the file execve
+// would run (getxattr follows symlinks, as execve does): magic_etc, then permitted and
+// inheritable per 32 bits; [] for none; -errno when it cannot be read. For explain, which
+// reports what the child would refuse (the launch itself checks in the child).
+Napi::Value FileCapabilities(const Napi::CallbackInfo& info) {
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  uint32_t words[6] = {};
+  ssize_t size = getxattr(path.c_str(), "security.capability", words, sizeof words);
+  if (size < 0 && errno != ENODATA && errno != EOPNOTSUPP) return Napi::Number::New(info.Env(), -errno);
+  size_t count = size < 0 ? 0 : static_cast<size_t>(size) / sizeof(uint32_t);
+  Napi::Array out = Napi::Array::New(info.Env(), count);
+  for (size_t i = 0; i < count; i++) out.Set(i, words[i]);
+  return out;
+}
+
 Napi::Value CloneSharesMemory(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), capspawn_clone_shares_memory());
 }
@@ -343,6 +360,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("securebits", Napi::Function::New<Securebits>(env, "securebits"));
   exports.Set("setWindowSize", Napi::Function::New<SetWindowSize>(env, "setWindowSize"));
   exports.Set("getWindowSize", Napi::Function::New<GetWindowSize>(env, "getWindowSize"));
+  exports.Set("fileCapabilities", Napi::Function::New<FileCapabilities>(env, "fileCapabilities"));
   exports.Set("dumpable", Napi::Function::New<Dumpable>(env, "dumpable"));
   exports.Set("pidfdOpen", Napi::Function::New<PidfdOpen>(env, "pidfdOpen"));
   exports.Set("pidfdSignal", Napi::Function::New<PidfdSignal>(env, "pidfdSignal"));

@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -139,5 +140,40 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
     const linked = await explainJson(['--user', guest, '--', `${dir}/link/../x`]);
     expect(linked.json.program.path).toBe(`${dir}/link/../x`);
     expect(linked.status).toBe(0);
+  });
+  it('reports a program with privileges of its own as run would refuse it: set-uid root, file capabilities, and the ways out', async () => {
+    const dir = scratchDir(0o755);
+    const setuid = join(dir, 'setuid-true');
+    const fcaps = join(dir, 'fcaps-true');
+    copyFileSync('/bin/true', setuid);
+    chmodSync(setuid, 0o4755);
+    copyFileSync('/bin/true', fcaps);
+    chmodSync(fcaps, 0o755);
+    execFileSync('setcap', ['cap_net_raw+ep', fcaps]);
+    const check = (json: ExplainJson) => json.preflight.checks.find((c) => c.name === 'privileged program');
+
+    const refused = await explainJson(['--user', guest, '--', setuid]);
+    expect(check(refused.json)).toMatchObject({ ok: false, step: 'privileged_program' });
+    expect(JSON.stringify(check(refused.json))).toContain('set-user-ID root');
+    expect(refused.json.preflight.failingStep).toBe('privileged_program');
+    // explain's status is the one run exits with, and run does refuse it.
+    expect(refused.status).toBe(125);
+    expect((await runCli(['run', '--user', guest, '--', setuid])).status).toBe(125);
+
+    for (const wayOut of ['--allow-privileged-programs', '--no-new-privs']) {
+      const accepted = await explainJson(['--user', guest, wayOut, '--', setuid]);
+      expect(check(accepted.json)?.ok).toBe(true);
+      expect(accepted.status).toBe(0);
+    }
+
+    // File capabilities clear the ambient set even under no_new_privs: still refused there.
+    const caps = await explainJson(['--user', guest, '--no-new-privs', '--', fcaps]);
+    expect(check(caps.json)?.ok).toBe(false);
+    expect(JSON.stringify(check(caps.json))).toContain('file capabilities cap_net_raw+ep');
+    expect(caps.status).toBe(125);
+    expect((await explainJson(['--user', guest, '--allow-privileged-programs', '--', fcaps])).status).toBe(0);
+
+    // An ordinary program carries nothing.
+    expect(check((await explainJson(['--user', guest, '--', '/bin/true'])).json)?.ok).toBe(true);
   });
 });

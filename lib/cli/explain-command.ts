@@ -1,4 +1,5 @@
 import { signalName } from '../options.js';
+import { programRefusals } from '../plan.js';
 import { planGuest, type GuestPlan } from '../plan-guest.js';
 import { firstFailure, formatCheck, type Check } from './check-report.js';
 import { type FlagSpec, JSON_FLAG } from './command-line.js';
@@ -138,7 +139,15 @@ async function explain({ profile, program, values }: Parameters<GuestCommand['ex
   const caps = plan.capabilities.map((c) => c.bit);
   const target = { uid: plan.uid, gid: plan.gid, groups: plan.groups, caps, name: plan.user?.name ?? `uid ${plan.uid}` };
   const checks = launchChecks(
-    { caps, limitBoundingSet: plan.limitBoundingSet, target, cwd: plan.cwd, candidates: plan.candidates, placement: plan.placement },
+    {
+      caps,
+      limitBoundingSet: plan.limitBoundingSet,
+      target,
+      cwd: plan.cwd,
+      candidates: plan.candidates,
+      refuse: programRefusals(plan),
+      placement: plan.placement,
+    },
     creds,
   );
   const programPath = checks.find((c) => c.step === 'execve')?.path;

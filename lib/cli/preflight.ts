@@ -1,8 +1,11 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityName, parseCapability } from '../capabilities.js';
 import type { CgroupLimit } from '../cgroup-limits.js';
+import { programPrivileges, privilegedProgramReason } from '../launch-error.js';
+import { loadNative } from '../native.js';
 import { controllerProblem, readControllerFacts } from '../own-cgroup.js';
+import { mountOf } from '../placement.js';
 import type { StepName } from '../steps.js';
 import type { Check } from './check-report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
@@ -23,6 +26,8 @@ export interface LaunchRequest {
   cwd?: string;
   /** The paths execve would try, in order. */
   candidates?: readonly string[];
+  /** What the child refuses in the program it runs (GuestPlan: allowPrivilegedPrograms, noNewPrivileges). */
+  refuse?: { setId: boolean; fileCaps: boolean };
   /** Placement asked for. */
   placement?: {
     cgroup?: string;
@@ -209,6 +214,43 @@ function programCheck(candidates: readonly string[], target: NonNullable<LaunchR
 }
 
 /**
+ * What the program that would run carries of its own, as the child checks it: set-id bits
+ * (none count on a nosuid mount) and file capabilities. A swap of the file before the launch
+ * is the child's to catch; this reads the file as it is now.
+ */
+function privilegedProgramCheck(path: string, target: NonNullable<LaunchRequest['target']>, refuse: { setId: boolean; fileCaps: boolean }): Check {
+  let carries: string[];
+  let accepted: string[];
+  try {
+    const st = statSync(path);
+    const caps = loadNative().fileCapabilities(path);
+    if (typeof caps === 'number') throw Object.assign(new Error('getxattr'), { errno: caps });
+    const [magic = 0, p0 = 0, i0 = 0, p1 = 0, i1 = 0] = caps;
+    const nosuid = mountOf(realpathSync(path))?.options.includes('nosuid') === true;
+    const program = [nosuid ? 0 : st.mode, st.uid, st.gid, nosuid ? 0 : magic, p0, p1, i0, i1];
+    carries = programPrivileges(program, target, refuse);
+    accepted = programPrivileges(program, target).filter((c) => !carries.includes(c));
+  } catch {
+    return { name: 'privileged program', ok: true, detail: `could not read what ${path} carries; the child checks it at launch`, step: 'privileged_program' };
+  }
+  if (carries.length === 0) {
+    const detail =
+      accepted.length === 0
+        ? `${path} carries no set-id bit or file capability that execve would honour`
+        : `${path} carries ${accepted.join(' and ')}: run as asked (--allow-privileged-programs, or set-id bits under --no-new-privs, which the kernel then ignores)`;
+    return { name: 'privileged program', ok: true, detail, step: 'privileged_program' };
+  }
+  return {
+    name: 'privileged program',
+    ok: false,
+    step: 'privileged_program',
+    code: 'ERR_CAPSPAWN_PRIVILEGED_PROGRAM',
+    detail: privilegedProgramReason(path, carries),
+    fix: 'run a copy without the bits (chmod u-s,g-s, setcap -r), or pass --allow-privileged-programs',
+  };
+}
+
+/**
  * The steps of a launch this process could fail at, checked in the order the child takes
  * them, from this process's credentials and the files involved. Checks mode bits, not ACLs
  * or security modules: a ✓ here is likely, not certain; the child still verifies everything.
@@ -230,6 +272,10 @@ export function launchChecks(request: LaunchRequest, creds: LauncherCredentials)
     ...placementChecks(request.placement ?? {}, creds),
   ];
   if (request.target && request.cwd !== undefined) checks.push(workingDirectoryCheck(request.cwd, request.target));
-  if (request.target && request.candidates) checks.push(programCheck(request.candidates, request.target));
+  if (request.target && request.candidates) {
+    const program = programCheck(request.candidates, request.target);
+    checks.push(program);
+    if (program.ok && program.path !== undefined && request.refuse) checks.push(privilegedProgramCheck(program.path, request.target, request.refuse));
+  }
   return checks;
 }
