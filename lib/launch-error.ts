@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { capabilityName } from './capabilities.js';
 import { signalName } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
@@ -13,6 +13,15 @@ export interface LaunchReport {
   signal: number;
   /** privileged_program: st_mode, st_uid, st_gid, security.capability magic, permitted x2, inheritable x2. */
   program?: readonly number[];
+}
+
+/** For an error message: whether `path` names a directory (execve's EACCES does not say). */
+function isDirectory(path: string | undefined): boolean {
+  try {
+    return path !== undefined && statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 /** A name from /etc/passwd or /etc/group for an error message, else the number. */
@@ -182,7 +191,13 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
             ? `"${ctx.file}" was not found in the guest's PATH (${ctx.guestPath ?? ''})`
             : `${fields.path} does not exist, or its #! interpreter does not`;
         case 'EACCES':
+          if (isDirectory(fields.path)) return `${fields.path} is a directory, not a program`;
           return `${fields.path} is not executable by uid ${ctx.uid}: check its x bit, that every directory on the way is searchable by the guest, and that its file system is not mounted noexec`;
+        case 'EPERM':
+          return (
+            `the kernel refused to run ${fields.path}: a program whose file capabilities are not all in the guest's bounding set ` +
+            '(limitBoundingSet drops them) is refused at execve, and so is one a security module (AppArmor, SELinux) denies'
+          );
         case 'ENOEXEC':
           return `${fields.path} is not in a format the kernel runs, and capspawn never retries through /bin/sh: give a script a #! line`;
         case 'ETXTBSY':

@@ -147,7 +147,12 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
   it('set-uid bubblewrap starts but drops the capabilities: ✗ ambient raise lost, as the guest shows', async () => {
     const { check } = await bubblewrapLine(files.setuid, ['--caps', 'net_admin']);
     expect(check).toMatchObject({ ok: false, story: 'ambient raise lost', detail: expect.stringContaining('set-uid bubblewrap, which drops every capability') });
-    const ran = await runCli(['--user', guest, '--caps', 'net_admin', '--', files.setuid, '--dev-bind', '/', '/', '--', 'grep', 'CapAmb', '/proc/self/status']);
+    // A set-uid root program is refused by default (it would change the guest's credentials);
+    // run as asked, bubblewrap drops the capabilities the guest was meant to hold.
+    const refused = await runCli(['--user', guest, '--caps', 'net_admin', '--', files.setuid, '--dev-bind', '/', '/', '--', 'true']);
+    expect(refused.status).toBe(125);
+    expect(refused.stderr).toContain('set-user-ID root');
+    const ran = await runCli(['--user', guest, '--caps', 'net_admin', '--allow-privileged-programs', '--', files.setuid, '--dev-bind', '/', '/', '--', 'grep', 'CapAmb', '/proc/self/status']);
     expect(ran.stdout).toBe('CapAmb:\t0000000000000000\n');
   });
 

@@ -111,6 +111,14 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
     expect(status).toBe(126);
   });
 
+  it('says execve would fail with EACCES for a directory, and exits 126 as run does', async () => {
+    const dir = scratchDir(0o755);
+    const out = await runCli(['explain', '--user', guest, '--', dir]);
+    expect(out.stdout).toContain(`${dir} is a directory, not a program`);
+    expect(out.status).toBe(126);
+    expect((await runCli(['run', '--user', guest, '--', dir])).status).toBe(126);
+  });
+
   it('says execve would fail with ENOENT for a missing program, and exits 127', async () => {
     const { status, json } = await explainJson(['--user', guest, '--', 'capspawn-no-such-program']);
     expect(json.program.path).toBeNull();

@@ -38,6 +38,15 @@ describe.runIf(isRoot)(`a uid 0 guest keeps the daemon's securebits (${notRootRe
     expect(run.stderr).toMatch(/ambient_raise failed: EPERM/);
     expect(run.status).toBe(plan.preflight.exitStatus);
   });
+  it('under SECBIT_KEEP_CAPS_LOCKED a uid 0 guest fails at keepcaps, naming the securebit, not CAP_SETPCAP (which root holds)', async () => {
+    const wrapper = [...underSecbits(0x20), '--shell=/usr/bin/env', '--'];
+    const args = ['--user', '0', '--group', '0', '--clear-groups', '--allow-root', '--', '/bin/true'];
+    const run = await runCli(['run', ...args], { wrapper });
+    expect(run.status).toBe(125);
+    expect(run.stderr).toMatch(/keepcaps failed: EPERM/);
+    expect(run.stderr).toContain('SECBIT_KEEP_CAPS_LOCKED');
+    expect(run.stderr).not.toContain('CAP_SETPCAP');
+  });
 });
 
 describe.runIf(isRoot)(`a launch leaves the daemon dumpable (${notRootReason})`, () => {

@@ -51,6 +51,10 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
     await fails('capspawn-no-such-program', {}, { code: 'ENOENT', step: 'execve', message: /not found in the guest's PATH/ });
   });
 
+  it('says a directory given as the program is a directory, not that its x bit is missing', async () => {
+    await fails(dir, {}, { code: 'EACCES', step: 'execve', path: dir, message: /is a directory, not a program$/ });
+  });
+
   it('blames args, not options, for a string where the argument array belongs', async () => {
     await expect(spawnGuest('/usr/bin/echo', 'abc' as unknown as string[], { user })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', option: 'args' });
   });

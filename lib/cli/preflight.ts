@@ -191,6 +191,10 @@ function programCheck(candidates: readonly string[], target: NonNullable<LaunchR
   for (const candidate of candidates) {
     const access = checkAccess(candidate, target, EXECUTE);
     if (access.ok && access.stats.isFile()) return { name: 'program', ok: true, detail: `${candidate}, executable by ${target.name}`, step: 'execve', path: candidate };
+    if (access.ok && access.stats.isDirectory()) {
+      // execve answers EACCES for a directory, as run reports it.
+      return { name: 'program', ok: false, step: 'execve', code: 'EACCES', detail: `${candidate} is a directory, not a program: execve would fail with EACCES (exit 126)`, fix: 'name the program file' };
+    }
     if (!access.ok && access.code === 'EACCES') denied ??= access.blockedAt;
   }
   if (denied !== undefined) {

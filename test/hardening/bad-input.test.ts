@@ -171,7 +171,7 @@ function catalogue(): BadInput[] {
     },
 
     // Types and unknown options.
-    { what: 'args as a string (taken as the options argument)', args: 'x', ...type('options') },
+    { what: 'args as a string (blamed on args, not on the options)', args: 'x', ...type('args') },
     { what: 'a number argument', args: [1], ...type('args[0]') },
     { what: 'a number program', file: 42, ...type('file') },
     { what: 'options null', rawOptions: null, ...type('options') },
