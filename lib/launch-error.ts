@@ -2,7 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { capabilityName } from './capabilities.js';
 import { signalName } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
-import { errnoMessage, errnoName, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
+import { errnoMessage, errnoName, shortText, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
 import { STEP_NAMES, STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
 /** A failure as native/launch.cc reports it. */
@@ -191,7 +191,7 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
             ? `"${ctx.file}" was not found in the guest's PATH (${ctx.guestPath ?? ''})`
             : `${fields.path} does not exist, or its #! interpreter does not`;
         case 'EACCES':
-          if (isDirectory(fields.path)) return `${fields.path} is a directory, not a program`;
+          if (isDirectory(ctx.candidates[report.detail] ?? ctx.file)) return `${fields.path} is a directory, not a program`;
           return `${fields.path} is not executable by uid ${ctx.uid}: check its x bit, that every directory on the way is searchable by the guest, and that its file system is not mounted noexec`;
         case 'EPERM':
           return (
@@ -239,7 +239,11 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   if (step === 'cgroup') fields.path = ctx.cgroupProcs;
 
   const what = fields.errno !== undefined ? `${fields.code} (${errnoMessage(report.errno)})` : fields.code;
-  const message = `spawnGuest ${ctx.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, ctx, fields)}`;
+  // The message repeats paths and the program cut to a readable length, as Node's own errors
+  // cut long values; `path` and `spawnargs` keep them whole.
+  const cut = (text: string | undefined) => (text === undefined ? undefined : shortText(text));
+  const shown: LaunchContext = { ...ctx, file: shortText(ctx.file), cwd: cut(ctx.cwd), guestPath: cut(ctx.guestPath), cgroupProcs: cut(ctx.cgroupProcs) };
+  const message = `spawnGuest ${shown.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, shown, { ...fields, path: cut(fields.path) })}`;
   return new SpawnGuestError(message, fields, ctx.spawnargs);
 }
 

@@ -1,6 +1,7 @@
 // Fail-closed: every failure is a typed error naming the step and errno, and leaves no child,
 // no zombie and no fd behind.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -34,8 +35,16 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
     expect(openFds()).toEqual(fdsBefore);
   });
 
-  const fails = (file: string, options: Partial<SpawnGuestOptions>, expected: Record<string, unknown>) =>
-    expect(spawnGuest(file, [], { user, stdio: 'pipe', ...options })).rejects.toMatchObject(expected);
+  // toMatchObject does not look at an Error's message (it is not enumerable): checked apart.
+  const fails = async (file: string, options: Partial<SpawnGuestOptions>, { message, ...expected }: Record<string, unknown>) => {
+    const error = await spawnGuest(file, [], { user, stdio: 'pipe', ...options }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error, 'spawnGuest resolved').toBeInstanceOf(Error);
+    expect(error).toMatchObject(expected);
+    if (message !== undefined) expect((error as Error).message).toMatch(message as RegExp);
+  };
 
   it('names an unknown user and an unknown group before spawning', async () => {
     await fails('/bin/true', { user: 'capspawn-no-such-user' }, { name: 'SpawnGuestError', code: 'ERR_CAPSPAWN_UNKNOWN_USER', step: 'resolve', option: 'user' });
@@ -53,6 +62,26 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
 
   it('says a directory given as the program is a directory, not that its x bit is missing', async () => {
     await fails(dir, {}, { code: 'EACCES', step: 'execve', path: dir, message: /is a directory, not a program$/ });
+  });
+
+  it('cuts a long program path and cwd in the message, keeping them whole in path', async () => {
+    const long = join(dir, 'd'.repeat(200), 'program');
+    const error = (await spawnGuest(long, [], { user }).catch((e: unknown) => e)) as Error & { path: string };
+    expect(error).toMatchObject({ code: 'ENOENT', step: 'execve', path: long });
+    expect(error.message).not.toContain(long);
+    expect(error.message).toContain(`${long.slice(0, 128)}...`);
+    const cwd = join(dir, 'c'.repeat(300));
+    const chdir = (await spawnGuest('/bin/true', [], { user, cwd }).catch((e: unknown) => e)) as Error & { path: string };
+    expect(chdir).toMatchObject({ step: 'chdir', path: cwd });
+    expect(chdir.message.length).toBeLessThan(700);
+  });
+
+  it('explains execve EPERM for a file-capability program whose capabilities the bounding set lacks', async () => {
+    const program = join(dir, 'fcaps-true');
+    copyFileSync('/bin/true', program);
+    chmodSync(program, 0o755);
+    execFileSync('setcap', ['cap_net_raw+ep', program]);
+    await fails(program, { allowPrivilegedPrograms: true, limitBoundingSet: true }, { code: 'EPERM', step: 'execve', message: /not all in the guest's bounding set \(limitBoundingSet drops them\)/ });
   });
 
   it('blames args, not options, for a string where the argument array belongs', async () => {
