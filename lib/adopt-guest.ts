@@ -10,7 +10,9 @@ import { parseProcStatus, type ProcStatus } from './proc-status.js';
 
 /** One process of an adopted guest tree, with its credentials as the kernel shows them. */
 export interface GuestProcess {
+  /** Its pid (a member of the guest's cgroup when read). */
   pid: number;
+  /** Its /proc/<pid>/status, parsed. */
   credentials: ProcStatus;
 }
 

@@ -17,8 +17,11 @@ export interface OwnCgroupSpec {
 
 /** A checked limit: the interface file, its controller, and the text written to it. */
 export interface CgroupLimit {
+  /** The interface file: `memory.max`. */
   file: string;
+  /** The controller it belongs to: `memory`. */
   controller: string;
+  /** The text written to it. */
   text: string;
 }
 
@@ -73,7 +76,8 @@ function cpuList(value: string | number, option: string): string {
   return text;
 }
 
-type LimitCheck = (value: string | number, option: string) => string;
+/** Checks one limit value for `option`, giving back the text written to the file. */
+export type LimitCheck = (value: string | number, option: string) => string;
 
 /** The cgroup v2 interface files `limits` may write, with what each takes (Documentation/admin-guide/cgroup-v2.rst). */
 export const CGROUP_LIMIT_FILES: Readonly<Record<string, LimitCheck>> = {

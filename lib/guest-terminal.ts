@@ -41,15 +41,18 @@ export class GuestTerminal extends Duplex {
     if (err !== 0) throw Object.assign(new Error(`TIOCSWINSZ failed: ${errnoName(-err)}`), { code: errnoName(-err), errno: err, syscall: 'ioctl' });
   }
 
+  /** Node stream plumbing (Duplex). */
   override _read(): void {
     this.#tty.resume();
   }
 
+  /** Node stream plumbing (Duplex). */
   override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
     if (this.#tty.destroyed) return callback();
     this.#tty.write(chunk, encoding, (error) => callback(error && (error as NodeJS.ErrnoException).code === 'EIO' ? null : error));
   }
 
+  /** Node stream plumbing (Duplex). */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.#tty.destroy();
     if (this.#tty.closed) callback(error);

@@ -8,7 +8,7 @@ export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
 export { GuestTerminal } from './guest-terminal.js';
 export { adoptGuest, listGuests, AdoptedGuest, type GuestProcess, type GuestCgroup } from './adopt-guest.js';
-export { CGROUP_LIMIT_FILES, type OwnCgroupSpec } from './cgroup-limits.js';
+export { CGROUP_LIMIT_FILES, type CgroupLimit, type LimitCheck, type OwnCgroupSpec } from './cgroup-limits.js';
 export type { SpawnTraceMessage, ExitTraceMessage } from './launch-trace.js';
 export { createTap, deleteTap, readTap, TapError, TUN_FLAGS, MAX_TAP_NAME_BYTES, type TapOptions, type TapInfo } from './tap.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec, StdioFile } from './options.js';

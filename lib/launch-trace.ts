@@ -10,16 +10,26 @@ import type { NormalizedOptions } from './options.js';
  * by variable names only: values (secrets among them) are never published.
  */
 export interface SpawnTraceMessage {
+  /** The program as given. */
   program: string;
   /** argv of the guest, argv0 first. */
   args: readonly string[];
+  /** The resolved uid. */
   uid: number;
+  /** The resolved primary gid. */
   gid: number;
+  /** The supplementary gids. */
   groups: readonly number[];
   /** Capability names: `CAP_NET_ADMIN`. */
   caps: string[];
   /** The cgroup joined, or `{ parent }` for one of its own (its path is on `end`); null for none. */
-  cgroup: string | { parent: string } | null;
+  cgroup:
+    | string
+    | {
+        /** The directory its own cgroup is made under. */
+        parent: string;
+      }
+    | null;
   /** Names of the guest's environment variables. */
   env: string[];
   /** On `end`: the guest's pid. */
@@ -38,8 +48,11 @@ export interface SpawnTraceMessage {
 
 /** What `capspawn:exit` publishes when a guest has exited and been reaped. */
 export interface ExitTraceMessage {
+  /** The guest's pid. */
   pid: number;
+  /** Its exit code, or null when a signal ended it. */
   code: number | null;
+  /** The signal that ended it, or null. */
   signal: NodeJS.Signals | null;
   /** Milliseconds from the launch to the reap. */
   duration: number;

@@ -28,8 +28,11 @@ export type IdSpec = string | number;
  * description and their lines stay in order. For stdin: read from.
  */
 export interface StdioFile {
+  /** The file's path, opened by this process before the launch. */
   file: string;
+  /** Append instead of truncating (output slots). */
   append?: boolean;
+  /** The mode a new file is created with. Default 0o640. */
   mode?: number;
 }
 
@@ -74,7 +77,14 @@ export interface SpawnGuestOptions {
    * is the pty's slave, as fds 0-2 (owned by the target user, mode 0620). `guest.terminal` is
    * the master side. Excludes `stdio` slots 0-2. Default window size 80x24.
    */
-  terminal?: boolean | { cols?: number; rows?: number };
+  terminal?:
+    | boolean
+    | {
+        /** Columns. Default 80. */
+        cols?: number;
+        /** Rows. Default 24. */
+        rows?: number;
+      };
   /** argv[0] of the guest. Default: `file` as given. */
   argv0?: string;
   /** Start the guest in a new session (setsid), away from this process's terminal and group. */

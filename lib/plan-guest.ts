@@ -54,7 +54,14 @@ export interface GuestPlan {
     /** The cgroup v2 directory the guest starts in (for one of its own: `PARENT/capspawn-<pid>-<n>` until it is made). */
     cgroup?: string;
     /** A cgroup made for the guest: its parent, the limits written, whether it is kept. */
-    ownCgroup?: { parent: string; limits: CgroupLimit[]; keep: boolean };
+    ownCgroup?: {
+      /** The cgroup v2 directory it is made under. */
+      parent: string;
+      /** The interface files written before the launch. */
+      limits: CgroupLimit[];
+      /** Whether it stays after the guest's tree has exited. */
+      keep: boolean;
+    };
     /** Resource limits, by prlimit(1) name. */
     rlimits: {
       /** prlimit(1) name: `nofile`. */

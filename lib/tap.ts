@@ -6,11 +6,17 @@ import { checkId, type IdSpec } from './options.js';
 
 /** The tun driver's flags (linux/if_tun.h), as sysfs `tun_flags` shows them. */
 export const TUN_FLAGS = {
+  /** A TUN device: IP packets. */
   IFF_TUN: 0x0001,
+  /** A TAP device: Ethernet frames. */
   IFF_TAP: 0x0002,
+  /** Several queues (one fd each). */
   IFF_MULTI_QUEUE: 0x0100,
+  /** Outlives the fd that made it. */
   IFF_PERSIST: 0x0800,
+  /** No packet-information header before each frame. */
   IFF_NO_PI: 0x1000,
+  /** A virtio-net header before each frame. */
   IFF_VNET_HDR: 0x4000,
 } as const;
 
@@ -33,6 +39,7 @@ export interface TapOptions {
 
 /** A TUN/TAP device as sysfs shows it (/sys/class/net/NAME). */
 export interface TapInfo {
+  /** The interface name. */
   name: string;
   /** `tap` (Ethernet frames) or `tun` (IP packets). */
   kind: 'tap' | 'tun';
@@ -42,7 +49,9 @@ export interface TapInfo {
   group: number | null;
   /** The raw `tun_flags` ({@link TUN_FLAGS}). */
   flags: number;
+  /** IFF_VNET_HDR is set. */
   vnetHdr: boolean;
+  /** IFF_MULTI_QUEUE is set. */
   multiQueue: boolean;
   /** Whether the device outlives the fd that made it (TUNSETPERSIST). */
   persistent: boolean;
