@@ -100,7 +100,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   #timer: NodeJS.Timeout | undefined;
   #forceKillTimer: NodeJS.Timeout | undefined;
   #abort: AbortSignal | undefined;
-  #onAbort = () => this.#terminate();
+  #onAbort = () => void this.#terminate().catch(() => {});
   #tree: CgroupTree | undefined;
   #detached: boolean;
 
@@ -130,9 +130,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     const streamsClosed = Promise.all(streams.map((s) => new Promise((resolve) => s.once('close', resolve))));
     this.#watch = new init.native.PidfdWatch(init.pidfd, (code, signal) => {
       this.#reaped = true;
-      if (this.#timer) clearTimeout(this.#timer);
-      if (this.#forceKillTimer) clearTimeout(this.#forceKillTimer);
-      this.#abort?.removeEventListener('abort', this.#onAbort);
+      // With a cgroup of its own the guest is the tree: timeout, signal and the escalation
+      // stay armed until treeExited.
+      if (!this.#tree) this.#disarm();
       const exit: GuestExit = { code, signal: signal === null ? null : (signalName(signal) ?? null) };
       this.exitCode = exit.code;
       this.signalCode = exit.signal;
@@ -143,13 +143,21 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     });
 
     if (init.timeout !== undefined) {
-      this.#timer = setTimeout(() => this.#terminate(), init.timeout);
+      this.#timer = setTimeout(() => void this.#terminate().catch(() => {}), init.timeout);
       this.#timer.unref();
     }
     if (init.signal) {
       this.#abort = init.signal;
       init.signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+    void this.#tree?.exited.then(() => this.#disarm());
+  }
+
+  /** Clears the timeout, the abort listener and a pending SIGKILL: the guest has ended. */
+  #disarm(): void {
+    clearTimeout(this.#timer);
+    clearTimeout(this.#forceKillTimer);
+    this.#abort?.removeEventListener('abort', this.#onAbort);
   }
 
   /**
@@ -166,15 +174,33 @@ export class Guest extends EventEmitter implements AsyncDisposable {
 
   /**
    * Sends killSignal, and SIGKILL `forceKillAfter` ms later if the guest is still there (one
-   * escalation however often this runs). The timer does not keep the event loop alive: the
-   * guest's own watch does, unless unref()ed.
+   * escalation however often this runs), for timeout, signal and disposal. With a cgroup of its
+   * own, to every process of the tree until treeExited, as killTree does. The timer does not
+   * keep the event loop alive: the guest's own watches do, unless unref()ed. Resolves once
+   * killSignal has been sent; rejects only when the tree could not be signalled (the first
+   * process has been signalled through its pidfd then).
    */
-  #terminate(): void {
-    if (this.#reaped) return;
-    this.kill(this.#killSignal);
-    if (this.#forceKillAfter === 0 || this.#forceKillTimer || this.#killSignal === osConstants.signals.SIGKILL) return;
-    this.#forceKillTimer = setTimeout(() => this.kill('SIGKILL'), this.#forceKillAfter);
-    this.#forceKillTimer.unref();
+  async #terminate(): Promise<void> {
+    const tree = this.#tree;
+    if (tree ? tree.empty : this.#reaped) return;
+    const send = async (signal: number): Promise<void> => {
+      if (!tree) {
+        this.kill(signal);
+        return;
+      }
+      try {
+        if (await tree.kill(signal)) this.killed = true;
+      } catch (error) {
+        this.kill(signal);
+        throw error;
+      }
+    };
+    const escalate = this.#forceKillAfter !== 0 && !this.#forceKillTimer && this.#killSignal !== osConstants.signals.SIGKILL;
+    if (escalate) {
+      this.#forceKillTimer = setTimeout(() => void send(osConstants.signals.SIGKILL).catch(() => {}), this.#forceKillAfter);
+      this.#forceKillTimer.unref();
+    }
+    await send(this.#killSignal);
   }
 
   /**
@@ -275,18 +301,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
    * `forceKillAfter`, and it waits for `treeExited` too.
    */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.#tree) return this.#disposeTree(this.#tree);
-    this.#terminate();
-    await this.exited;
-  }
-
-  /** Ends the whole tree: killSignal to every process, SIGKILL to what is left after the delay. */
-  async #disposeTree(tree: CgroupTree): Promise<void> {
-    await tree.kill(this.#killSignal);
-    const escalate = this.#forceKillAfter !== 0 && this.#killSignal !== osConstants.signals.SIGKILL;
-    const force = escalate ? setTimeout(() => void tree.kill(osConstants.signals.SIGKILL), this.#forceKillAfter) : undefined;
-    force?.unref();
-    await Promise.all([this.exited, tree.exited]);
-    clearTimeout(force);
+    await this.#terminate();
+    await Promise.all([this.exited, this.#tree?.exited]);
   }
 }

@@ -97,9 +97,15 @@ export interface SpawnGuestOptions {
   limitBoundingSet?: boolean;
   /** Signal the guest receives when the thread that launched it dies (PR_SET_PDEATHSIG). */
   parentDeathSignal?: NodeJS.Signals | number;
-  /** Aborting kills the guest with `killSignal` (and, before it runs, cancels the spawn). */
+  /**
+   * Aborting kills the guest with `killSignal` (and, before it runs, cancels the spawn). With a
+   * cgroup of its own: every process of its tree, until `treeExited`, as disposal does.
+   */
   signal?: AbortSignal;
-  /** Milliseconds after which the guest is sent `killSignal`. */
+  /**
+   * Milliseconds after which the guest is sent `killSignal`. With a cgroup of its own: every
+   * process of its tree, even once the first process has exited, as disposal does.
+   */
   timeout?: number;
   /** Signal for `timeout`, `signal` and `kill()` without argument. Default: SIGTERM. */
   killSignal?: NodeJS.Signals | number;

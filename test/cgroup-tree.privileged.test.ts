@@ -123,6 +123,61 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     expect(existsSync(dir)).toBe(false);
   });
 
+  /** Whether `promise` settles within `ms`: a tree that is never ended fails here, not by hanging. */
+  async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+    const settled = await Promise.race([promise.then(() => true), late]);
+    clearTimeout(timer);
+    return settled;
+  }
+
+  it('timeout ends the whole tree: killSignal to every process, SIGKILL to the SIGTERM ignorer forceKillAfter later', { timeout: 60_000 }, async () => {
+    const { guest, pids } = await tree({ timeout: 300, forceKillAfter: 500 });
+    const dir = guest.cgroup!;
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('aborting the signal ends the whole tree, with the same SIGKILL escalation', { timeout: 60_000 }, async () => {
+    const controller = new AbortController();
+    const { guest, pids } = await tree({ signal: controller.signal, forceKillAfter: 500 });
+    const dir = guest.cgroup!;
+    controller.abort();
+    expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
+    expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('timeout still ends what the guest left behind when the first process has exited on its own', { timeout: 60_000 }, async () => {
+    const guest = await spawnGuest('/bin/sh', ['-c', `(sh -c 'trap "" TERM; sleep 300 & wait' &); echo ready`], {
+      user,
+      cgroup: { parent },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      timeout: 1000,
+      forceKillAfter: 500,
+    });
+    started.push(guest);
+    expect(await guest.exited).toEqual({ code: 0, signal: null });
+    expect(await until(() => procsOf(guest.cgroup!).length === 2)).toBe(true);
+    const pids = procsOf(guest.cgroup!);
+    const dir = guest.cgroup!;
+    expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
+    expect(alive(pids)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a tree that ends before its timeout is left alone and nothing fires later', async () => {
+    const guest = await spawnGuest('/bin/true', [], { user, cgroup: { parent }, stdio: 'ignore', timeout: 200, forceKillAfter: 100 });
+    started.push(guest);
+    await guest.treeExited;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(guest.killed).toBe(false);
+  });
+
   it('keep: true leaves the empty directory; a name given is used as is', async () => {
     const name = `kept-${process.pid}`;
     const guest = await spawnGuest('/bin/true', [], { user, cgroup: { parent, name, keep: true }, stdio: 'ignore' });
