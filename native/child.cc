@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/magic.h>
 #include <linux/prctl.h>
 #include <linux/securebits.h>
 #include <sched.h>
@@ -227,6 +228,13 @@ int capspawn_child_main(void* raw) {
     c.enter(STEP_FD_WALK);  // opened before prlimit (ProcFiles), read after verify
     files.fd_dir = syscall(SYS_openat, AT_FDCWD, "/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (files.fd_dir < 0) c.fail(errno);
+    // Only a proc file system lists this process's descriptors. Where /proc is not one (not
+    // mounted, leaving an empty directory or a copy; a VM whose root is another machine's over
+    // 9p, which shows that machine's procfs and its own processes' fds) the list is of other
+    // numbers, and the open ones would cross execve: ENOENT, as if /proc were missing.
+    struct statfs fs;
+    if (syscall(SYS_fstatfs, files.fd_dir, &fs) != 0) c.fail(errno);
+    if (fs.f_type != PROC_SUPER_MAGIC) c.fail(ENOENT);
   }
   if (p->nrlimits > 0) {
     c.enter(STEP_PRLIMIT);

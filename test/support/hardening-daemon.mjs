@@ -13,9 +13,11 @@
 //   fd-walk        lower the soft RLIMIT_NOFILE to `soft` (below fd `highFd`, which the
 //                  launcher left open), then spawn once through the /proc/self/fd walk that
 //                  kernels before 5.11 take; with `unmountProc`, in a mount namespace of its
-//                  own (unshare -m), with /proc unmounted for the launch
+//                  own (unshare -m), with /proc unmounted for the launch; with `fakeProc`
+//                  too, a tmpfs there whose self/fd lists 0 to `soft` - 1 as links to `file`
+//                  (a /proc that is no proc file system: its list is not this process's fds)
 import { execFileSync } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
 import { testHooks } from '../../dist/plan.js';
 import { loadNative } from '../../dist/native.js';
@@ -102,6 +104,11 @@ const scenarios = {
     const highFdTarget = readlinkSync(`/proc/self/fd/${job.highFd}`);
     testHooks.walkFds = true;
     if (job.unmountProc) execFileSync('umount', ['-l', '/proc']);
+    if (job.fakeProc) {
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', '/proc']);
+      mkdirSync('/proc/self/fd', { recursive: true });
+      for (let fd = 0; fd < job.soft; fd++) symlinkSync(job.file, `/proc/self/fd/${fd}`);
+    }
     try {
       return { softLimit, highFdTarget, ...(await output(await spawnGuest(job.file, job.args ?? [], job.options))) };
     } finally {
