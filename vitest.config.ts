@@ -31,7 +31,7 @@ export default defineConfig({
     globalSetup: ['test/support/global-setup.ts'],
     // Guests are real processes: one test file at a time keeps fd and child counts exact.
     pool: 'forks',
-    // global.gc for tests that read memory after a full collection (test/hardening/load.test.ts).
+    // global.gc for tests that read memory after a full collection (test/hardening/load.privileged.test.ts).
     poolOptions: { forks: { execArgv: ['--expose-gc'] } },
     fileParallelism: false,
     // Software emulation in the test VM runs everything many times slower.

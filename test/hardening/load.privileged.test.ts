@@ -37,7 +37,7 @@ function snapshot() {
   // Two full collections first (vitest.config.ts gives test processes --expose-gc), so that the
   // heap figures count what is kept, not garbage not yet collected.
   const gc = (globalThis as { gc?: () => void }).gc;
-  if (!gc) throw new Error('load.test.ts needs node --expose-gc (set in vitest.config.ts)');
+  if (!gc) throw new Error('load.privileged.test.ts needs node --expose-gc (set in vitest.config.ts)');
   gc();
   gc();
   const memory = process.memoryUsage();

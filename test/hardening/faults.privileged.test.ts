@@ -218,7 +218,7 @@ describe.runIf(isRoot)(`a daemon where the kernel refuses a credential step (${n
   it('parent side: running out of fds is a typed error at each parent step, never a crash', async () => {
     // The daemon uses up RLIMIT_NOFILE, then frees one fd at a time and tries again: each
     // attempt fails at the next step that needs an fd, until there are enough. (It starts with
-    // one fd free; with none, the lookup fails first: test/hardening/regressions.test.ts.)
+    // one fd free; with none, the lookup fails first: test/hardening/regressions.privileged.test.ts.)
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
       scenario: 'emfile',
@@ -236,7 +236,7 @@ describe.runIf(isRoot)(`a daemon where the kernel refuses a credential step (${n
     }
     // Every parent step that takes an fd was reached, in the order the launch takes them. (The
     // caller's descriptors are copied first, with the one fd free; fcntl fails only with none
-    // free, which the NSS lookup before it reports as resolve EMFILE: test/hardening/regressions.)
+    // free, which the NSS lookup before it reports as resolve EMFILE: test/hardening/regressions.privileged.test.ts.)
     const steps = [...new Set(failures.map((f) => f.error?.step))];
     expect(steps).toEqual(['fcntl', 'pipe2', 'open', 'socketpair', 'clone'].filter((s) => steps.includes(s)));
     expect(steps).toEqual(expect.arrayContaining(['pipe2', 'open', 'socketpair', 'clone']));
