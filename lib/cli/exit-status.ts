@@ -1,6 +1,13 @@
 import { SpawnGuestError } from '../errors.js';
 import type { StepName } from '../steps.js';
-import { EXIT_CAPSPAWN_FAILED, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND } from './usage-error.js';
+
+/**
+ * Exit statuses, as env(1) and timeout(1) use them, so a wrapper script can tell capspawn's
+ * own failure from the program's.
+ */
+export const EXIT_CAPSPAWN_FAILED = 125;
+export const EXIT_NOT_EXECUTABLE = 126;
+export const EXIT_NOT_FOUND = 127;
 
 /**
  * The status for a launch that failed at `step` with `code`: as for env(1), a program that was

@@ -1,12 +1,12 @@
 import { DOCTOR_COMMAND } from './doctor-command.js';
-import { exitStatusForError } from './exit-status.js';
+import { EXIT_CAPSPAWN_FAILED, exitStatusForError } from './exit-status.js';
 import { EXPLAIN_COMMAND } from './explain-command.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand, runGuestCommand } from './guest-command-line.js';
 import { EXIT_STATUS_HELP, packageVersion, renderHelp } from './help.js';
 import { reportError } from './report-error.js';
 import { RUN_COMMAND } from './run-command.js';
 import { runTapCommand, TAP_HELP } from './tap-command.js';
-import { EXIT_CAPSPAWN_FAILED, UsageError } from './usage-error.js';
+import { UsageError } from './usage-error.js';
 
 const COMMANDS: readonly GuestCommand[] = [RUN_COMMAND, EXPLAIN_COMMAND, DOCTOR_COMMAND];
 
