@@ -117,7 +117,7 @@ describe('resolveIdentity', () => {
       code: 'ERR_CAPSPAWN_ROOT_TARGET',
       option: 'supplementaryGroups[1]',
     });
-    await expect(resolve({ user: 'wheelie', allowRoot: false })).rejects.toMatchObject({ option: 'supplementaryGroups', message: /from NSS/ });
+    await expect(resolve({ user: 'wheelie', allowRoot: false })).rejects.toMatchObject({ option: 'supplementaryGroups', message: expect.stringMatching(/from NSS/) });
   });
 
   it('reports an NSS failure with its call and errno', async () => {
