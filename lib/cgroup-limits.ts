@@ -45,9 +45,8 @@ const weight = (value: string | number, option: string) => amount(value, option,
 /** cpu.max: `QUOTA PERIOD`, `QUOTA` or `max [PERIOD]`, in microseconds (quota ≥ 1000, period 1000 to 1000000). */
 function cpuMax(value: string | number, option: string): string {
   const text = String(value);
-  const match = /^(max|\d+)(?: (\d+))?$/.exec(text);
-  if (!match) throw invalidValue(option, "must be 'QUOTA PERIOD' in microseconds, such as '50000 100000', or 'max'", value);
-  const [, quota, period] = match;
+  const [, quota, period] = /^(max|\d+)(?: (\d+))?$/.exec(text) ?? [];
+  if (quota === undefined) throw invalidValue(option, "must be 'QUOTA PERIOD' in microseconds, such as '50000 100000', or 'max'", value);
   if (quota !== 'max') amount(quota, option, { max: false, min: 1000n });
   if (period !== undefined) amount(period, option, { max: false, min: 1000n, upper: 1000000n });
   return text;

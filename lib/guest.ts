@@ -112,7 +112,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     this.spawnargs = init.spawnargs;
     this.#killSignal = init.killSignal;
     this.#forceKillAfter = init.forceKillAfter;
-    this.terminal = init.terminal ? new GuestTerminal(init.native, init.fds[0]) : null;
+    const [master] = init.fds;
+    if (init.terminal && master === undefined) throw new Error('a terminal guest came back without its pty master');
+    this.terminal = init.terminal && master !== undefined ? new GuestTerminal(init.native, master) : null;
     this.stdio = init.fds.map((fd, slot) => (init.terminal && slot < 3 ? null : wrapFd(fd, slot)));
     this.stdin = (this.stdio[0] ?? null) as Writable | null;
     this.stdout = (this.stdio[1] ?? null) as Readable | null;

@@ -28,7 +28,7 @@ function isDirectory(path: string | undefined): boolean {
 function nameOf(id: number, file: '/etc/passwd' | '/etc/group'): string {
   try {
     const line = readFileSync(file, 'latin1').split('\n').find((l) => l.split(':')[2] === String(id));
-    if (line) return line.split(':')[0];
+    if (line) return line.slice(0, line.indexOf(':'));
   } catch {}
   return `${file === '/etc/passwd' ? 'uid' : 'gid'} ${id}`;
 }

@@ -74,6 +74,7 @@ function ownHardLimits(): Map<number, bigint> {
   const limits = new Map<number, bigint>();
   rows.forEach((line, resource) => {
     const hard = line.slice(26).trim().split(/\s+/)[1];
+    if (hard === undefined) throw new Error(`/proc/self/limits: no hard limit in "${line}"`);
     limits.set(resource, hard === 'unlimited' ? RLIM_INFINITY : BigInt(hard));
   });
   return limits;

@@ -142,7 +142,11 @@ export function buildLaunchPlan(
   const env = [...environment].map(([name, value]) => `${name}=${value}`);
   checkArgumentSizes(argv, env, candidates[0] ?? options.file);
   const caps = new Uint32Array(2);
-  for (const cap of options.caps) caps[cap >> 5] |= 1 << (cap & 31);
+  for (const cap of options.caps) {
+    const word = caps[cap >> 5];
+    if (word === undefined) throw new RangeError(`capability ${cap} is beyond the 64 bits of the plan's mask`);
+    caps[cap >> 5] = word | (1 << (cap & 31));
+  }
   return {
     argv: nulBlock(argv),
     env: nulBlock(env),

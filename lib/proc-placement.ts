@@ -39,7 +39,7 @@ export function parsePlacement(files: { cgroup: string; limits: string; oomScore
   rows.forEach((line, resource) => {
     const [soft, hard] = line.slice(26).trim().split(/\s+/);
     const name = limitNames[resource];
-    if (name) limits[name] = { soft: limit(soft), hard: limit(hard) };
+    if (name && soft !== undefined && hard !== undefined) limits[name] = { soft: limit(soft), hard: limit(hard) };
   });
   // Fields after the command name, which is in parentheses and may hold spaces.
   const stat = files.stat.slice(files.stat.lastIndexOf(')') + 2).split(' ');

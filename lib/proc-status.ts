@@ -70,7 +70,7 @@ export interface ProcStatus {
 }
 
 function quad(value: string | undefined): IdQuad {
-  const [real, effective, saved, filesystem] = (value ?? '').split(/\s+/).map(Number);
+  const [real = NaN, effective = NaN, saved = NaN, filesystem = NaN] = (value ?? '').split(/\s+/).map(Number);
   return { real, effective, saved, filesystem };
 }
 

@@ -12,6 +12,7 @@ import { launchChecks } from './preflight.js';
 import { withOptionSources } from './report-error.js';
 import { bubblewrapCheck, findBubblewrap } from './bubblewrap.js';
 import { looksSecret, printableEnvironment } from './secrets.js';
+import { UsageError } from './usage-error.js';
 
 const SHOW_SECRETS_FLAG: FlagSpec = {
   flag: 'show-secrets',
@@ -134,6 +135,7 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
 
 async function explain({ profile, program, values }: Parameters<GuestCommand['execute']>[0]): Promise<number> {
   const [file, ...args] = program;
+  if (file === undefined) throw new UsageError('no program given');
   const plan = await withOptionSources(profile, () => planGuest(file, args, profile.options));
   const [names, creds] = await Promise.all([groupNames([plan.gid, ...plan.groups]), readLauncherCredentials()]);
   const caps = plan.capabilities.map((c) => c.bit);

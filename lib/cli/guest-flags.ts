@@ -73,10 +73,9 @@ function integerFromFlag(flag: string) {
 function rlimitsFromFlag(value: FlagValue): Record<string, unknown> {
   const limits: Record<string, unknown> = {};
   for (const assignment of value as string[]) {
-    const match = /^([a-z]+)=(\d+|unlimited)(?::(\d+|unlimited))?$/.exec(assignment);
-    if (!match) throw new UsageError(`--rlimit ${assignment}: write NAME=SOFT:HARD or NAME=LIMIT, such as nofile=1024:4096 or core=unlimited`);
+    const [, name, soft, hard] = /^([a-z]+)=(\d+|unlimited)(?::(\d+|unlimited))?$/.exec(assignment) ?? [];
+    if (name === undefined || soft === undefined) throw new UsageError(`--rlimit ${assignment}: write NAME=SOFT:HARD or NAME=LIMIT, such as nofile=1024:4096 or core=unlimited`);
     const number = (text: string) => (text === 'unlimited' ? text : Number(text));
-    const [, name, soft, hard] = match;
     limits[name] = hard === undefined ? number(soft) : [number(soft), number(hard)];
   }
   return limits;

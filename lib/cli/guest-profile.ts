@@ -55,13 +55,13 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
 
   const fileSource = (path: string) => `${config?.path}: field "${path}"`;
   const sourceOf = (path: string): string => {
-    const [top, rest] = path.split(/[.[]/, 2);
+    const [top = path, rest] = path.split(/[.[]/, 2);
     if (!fromFlags.has(top)) return top in fileFields ? fileSource(path) : (flagForOption(top) ?? path);
     const flag = flagForOption(top) ?? path;
-    if (top === 'env' && isRecord(fileFields.env) && rest in fileFields.env && !(line.values.env as string[]).some((a) => a.startsWith(`${rest}=`))) {
+    if (top === 'env' && isRecord(fileFields.env) && rest !== undefined && rest in fileFields.env && !(line.values.env as string[]).some((a) => a.startsWith(`${rest}=`))) {
       return fileSource(path);
     }
-    if (top === 'passEnv' && Array.isArray(fileFields.passEnv) && Number.parseInt(rest, 10) < fileFields.passEnv.length) return fileSource(path);
+    if (top === 'passEnv' && Array.isArray(fileFields.passEnv) && rest !== undefined && Number.parseInt(rest, 10) < fileFields.passEnv.length) return fileSource(path);
     return flag;
   };
   return { options: options as unknown as SpawnGuestOptions, sourceOf, taps };

@@ -126,12 +126,13 @@ export function cgroupHierarchyCheck(): Check {
     .map((line) => line.split(' '))
     .filter((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')
     .map((fields) => fields[4]);
-  if (mounts.length === 0) {
+  const [mount] = mounts;
+  if (mount === undefined) {
     return { name: 'cgroup v2', ok: true, detail: 'not mounted: --cgroup cannot be used here (everything else works)' };
   }
   let controllers = '';
   try {
-    controllers = readFileSync(join(mounts[0], 'cgroup.controllers'), 'latin1').trim();
+    controllers = readFileSync(join(mount, 'cgroup.controllers'), 'latin1').trim();
   } catch {
     controllers = '';
   }

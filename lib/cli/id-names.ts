@@ -6,7 +6,8 @@ export async function groupNames(gids: Iterable<number>): Promise<Map<number, st
   const answer = await loadNative().resolve({ groups: unique, userGroups: false });
   const names = new Map<number, string>();
   answer.groups?.forEach((entry, i) => {
-    if (entry) names.set(unique[i], entry.name);
+    const gid = unique[i];
+    if (entry && gid !== undefined) names.set(gid, entry.name);
   });
   return names;
 }

@@ -9,6 +9,7 @@ import type { FlagSpec } from './command-line.js';
 import { GUEST_OPTION_FLAGS, type GuestCommand } from './guest-command-line.js';
 import { EXIT_STATUS_HELP, renderHelp } from './help.js';
 import { withOptionSources } from './report-error.js';
+import { UsageError } from './usage-error.js';
 
 
 /** Signals an operator sends to stop a guest; capspawn passes them on rather than dying. */
@@ -113,6 +114,7 @@ async function runGuest({ profile, program, values }: Parameters<GuestCommand['e
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
     const [file, ...args] = program;
+    if (file === undefined) throw new UsageError('no program given');
     guest = await withOptionSources(profile, () => spawnGuest(file, args, options));
     for (const signal of pending) guest.kill(signal);
     return exitStatusOf(await (usePty ? relayTerminal(guest) : guest.exited));

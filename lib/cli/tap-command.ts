@@ -72,8 +72,8 @@ export async function runTapCommand(argv: readonly string[]): Promise<number> {
     process.stdout.write(TAP_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw new UsageError(`capspawn tap ${verb} takes one device name (got ${positionals.length}): capspawn tap ${verb} NAME`);
   const [name] = positionals;
+  if (positionals.length !== 1 || name === undefined) throw new UsageError(`capspawn tap ${verb} takes one device name (got ${positionals.length}): capspawn tap ${verb} NAME`);
   if (verb === 'del') {
     await deleteTap(name);
     return 0;
