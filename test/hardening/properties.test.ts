@@ -7,12 +7,13 @@ import { describe, expect, it } from 'vitest';
 import { CAPABILITY_NAMES, capabilityName, capLastCap, parseCapability } from '../../lib/capabilities.js';
 import { buildEnvironment, isLoaderVariable, LOADER_VARIABLES } from '../../lib/environment.js';
 import { InvalidOptionError, OptionRangeError, SpawnGuestError } from '../../lib/errors.js';
-import { resolveIdentity, type ResolveAnswer, type ResolveRequest } from '../../lib/identity.js';
+import { resolveIdentity } from '../../lib/identity.js';
 import { checkId, KNOWN_OPTIONS, MAX_ID, normalizeOptions, type NormalizedOptions } from '../../lib/options.js';
 import { RLIMIT_RESOURCES } from '../../lib/placement.js';
 import { buildLaunchPlan } from '../../lib/plan.js';
 import { programCandidates } from '../../lib/program.js';
 import { STEP_NAMES } from '../../lib/steps.js';
+import { fakeNss } from '../support/fake-nss.js';
 
 /** How many inputs each property tries; the total is in docs/hardening.md. */
 const RUNS = { normalize: 5000, ids: 5000, capabilities: 3000, pipeline: 2000, environment: 1000 };
@@ -192,24 +193,6 @@ function outcome<T>(run: () => T): { ok: true; value: T } | { ok: false } {
   }
 }
 
-// NSS as a table, so the whole pipeline runs without the addon.
-const users = [
-  { name: 'justin', uid: 1000, gid: 1000, home: '/home/justin', shell: '/bin/bash' },
-  { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' },
-];
-const groups = [
-  { name: 'justin', gid: 1000 },
-  { name: 'kvm', gid: 104 },
-  { name: 'root', gid: 0 },
-];
-async function fakeNss(req: ResolveRequest): Promise<ResolveAnswer> {
-  const user = users.find((u) => (typeof req.user === 'number' ? u.uid === req.user : u.name === req.user)) ?? null;
-  return {
-    user,
-    groups: req.groups.map((g) => groups.find((e) => e.name === g) ?? null),
-    userGroups: req.userGroups && user ? [user.gid, 104] : null,
-  };
-}
 const nssIdSpec = mostly(fc.constantFrom('justin', 'kvm', 'root', 0, 104, 1000, 4242, MAX_ID), fc.oneof(fc.constant('nosuch'), idSpec));
 
 describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, () => {

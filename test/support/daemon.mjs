@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, rmdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnGuest } from '../../dist/index.js';
-import { countChildren } from './count-children.mjs';
+import { childrenOf } from './children.mjs';
 import { loadNative } from '../../dist/native.js';
 
 const job = JSON.parse(process.argv[2]);
@@ -22,8 +22,8 @@ try {
   const exit = await guest.exited;
   await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
   const parentFds = readdirSync('/proc/self/fd').map(Number);
-  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: countChildren(), cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
+  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: childrenOf().length, cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
 } catch (error) {
   const { name, code, step, errno, syscall, capability, message } = error;
-  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: countChildren() }));
+  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: childrenOf().length }));
 }

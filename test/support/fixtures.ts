@@ -1,6 +1,6 @@
 // Users and groups the privileged tests spawn as; global-setup.ts creates them as root.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 
 export const isRoot = process.getuid?.() === 0;
 /** Why privileged tests skip; they never skip in CI (CAPSPAWN_REQUIRE_PRIVILEGED=1). */
@@ -31,22 +31,7 @@ export function gidOf(group: string): number {
   return Number(getent('group', group)[2]);
 }
 
-/** Pids whose parent is `pid`, zombies included. */
-export function childrenOf(pid: number = process.pid): { pid: number; state: string }[] {
-  const out: { pid: number; state: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'latin1');
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[1]) === pid) out.push({ pid: Number(entry), state: fields[0] });
-  }
-  return out;
-}
+export { childrenOf } from './children.mjs';
 
 /** This process's open fds. */
 export function openFds(): number[] {

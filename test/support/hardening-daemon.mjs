@@ -21,7 +21,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, 
 import { spawnGuest } from '../../dist/index.js';
 import { testHooks } from '../../dist/plan.js';
 import { loadNative } from '../../dist/native.js';
-import { countChildren } from './count-children.mjs';
+import { childrenOf } from './children.mjs';
 
 
 /** Open fds below `limit`, found with fstat so that it works with no fd to spare. */
@@ -149,7 +149,7 @@ const scenarios = {
 const job = JSON.parse(process.argv.at(-1));
 try {
   const result = await scenarios[job.scenario](job);
-  console.log(JSON.stringify({ ok: true, ...result, children: countChildren() }));
+  console.log(JSON.stringify({ ok: true, ...result, children: childrenOf().length }));
 } catch (error) {
-  console.log(JSON.stringify({ ok: false, error: errorFields(error), children: countChildren() }));
+  console.log(JSON.stringify({ ok: false, error: errorFields(error), children: childrenOf().length }));
 }
