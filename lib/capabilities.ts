@@ -65,6 +65,11 @@ export type CapabilitySpec =
 
 const capabilityNumbers = new Map<string, number>(CAPABILITY_NAMES.map((name, n) => [name, n]));
 
+/** The kernel's number of a capability by its name: `capabilityNumber('sys_resource')` is 24. */
+export function capabilityNumber(name: CapabilityName): number {
+  return CAPABILITY_NAMES.indexOf(name);
+}
+
 let lastCapCache: number | undefined;
 
 /** The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap), read once. */

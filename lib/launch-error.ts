@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { capabilityName } from './capabilities.js';
 import { signalName } from './options.js';
-import { RLIMIT_RESOURCES } from './placement.js';
+import { rlimitName } from './placement.js';
 import { errnoMessage, errnoName, shortText, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
 import { STEP_NAMES, STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
@@ -233,8 +233,7 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${report.detail}]`;
   if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(report.detail);
   if (step === 'prlimit') {
-    const name = Object.entries(RLIMIT_RESOURCES).find(([, n]) => n === report.detail)?.[0];
-    fields.option = `rlimits.${name ?? report.detail}`;
+    fields.option = `rlimits.${rlimitName(report.detail) ?? report.detail}`;
   }
   if (step === 'cgroup') fields.path = ctx.cgroupProcs;
 

@@ -1,6 +1,6 @@
 import { readFileSync, statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { capabilitiesInMask } from './capabilities.js';
+import { capabilitiesInMask, capabilityNumber } from './capabilities.js';
 import { invalidType, invalidValue, OptionRangeError, outOfRange } from './errors.js';
 import { checkOwnCgroup, type OwnCgroupRequest } from './own-cgroup.js';
 
@@ -43,6 +43,11 @@ export const RLIMIT_RESOURCES = {
 /** A resource limit name as prlimit(1) spells it: `nofile`, `memlock`, ... */
 export type RlimitName = keyof typeof RLIMIT_RESOURCES;
 
+/** The name of the resource limit with the kernel's number `resource`, if it is one of ours. */
+export function rlimitName(resource: number): RlimitName | undefined {
+  return (Object.keys(RLIMIT_RESOURCES) as RlimitName[]).find((name) => RLIMIT_RESOURCES[name] === resource);
+}
+
 /** One limit: a number for soft = hard, `'unlimited'`, or `[soft, hard]`. */
 export type RlimitValue = number | 'unlimited' | readonly [number | 'unlimited', number | 'unlimited'];
 
@@ -57,7 +62,7 @@ export interface ResolvedRlimit {
 }
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;
-const CAP_SYS_RESOURCE = 24;
+const CAP_SYS_RESOURCE = capabilityNumber('sys_resource');
 
 function limitValue(value: unknown, option: string): bigint {
   if (value === 'unlimited') return RLIM_INFINITY;

@@ -4,7 +4,7 @@ import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js
 import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
-import { RLIM_INFINITY, RLIMIT_RESOURCES, type RlimitName } from './placement.js';
+import { RLIM_INFINITY, rlimitName, type RlimitName } from './placement.js';
 import { guestSecurebits } from './plan.js';
 import { prepareGuest, splitArguments } from './prepare.js';
 
@@ -82,8 +82,11 @@ export interface GuestPlan {
   expectedStatus: Record<string, string>;
 }
 
-function rlimitName(resource: number): RlimitName {
-  return (Object.entries(RLIMIT_RESOURCES).find(([, n]) => n === resource)?.[0] ?? 'nofile') as RlimitName;
+/** Every resource in checked options has a name: normalizeOptions made it from one. */
+function checkedRlimitName(resource: number): RlimitName {
+  const name = rlimitName(resource);
+  if (name === undefined) throw new RangeError(`resource limit ${resource} has no name`);
+  return name;
 }
 
 function limitText(value: bigint): bigint | 'unlimited' {
@@ -132,7 +135,7 @@ export async function planGuest(
     placement: {
       cgroup: cgroup === undefined ? undefined : 'dir' in cgroup ? cgroup.dir : `${cgroup.parent}/${cgroup.name ?? 'capspawn-<pid>-<n>'}`,
       ownCgroup: cgroup && 'parent' in cgroup ? { parent: cgroup.parent, limits: cgroup.limits, keep: cgroup.keep } : undefined,
-      rlimits: options.rlimits.map((r) => ({ name: rlimitName(r.resource), soft: limitText(r.soft), hard: limitText(r.hard) })),
+      rlimits: options.rlimits.map((r) => ({ name: checkedRlimitName(r.resource), soft: limitText(r.soft), hard: limitText(r.hard) })),
       netns: options.netns,
       oomScoreAdj: options.oomScoreAdj,
       nice: options.nice,

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
+import { RLIMIT_RESOURCES, rlimitName } from '../lib/placement.js';
 import {
   CAPABILITY_NAMES,
   capabilitiesInMask,
   capabilityHex,
   capabilityMask,
   capabilityName,
+  capabilityNumber,
   parseCapability,
 } from '../lib/capabilities.js';
 
@@ -64,5 +66,19 @@ describe('capability masks', () => {
     expect(capabilitiesInMask(capabilityMask(all))).toEqual(all);
     expect(capabilityName(12)).toBe('CAP_NET_ADMIN');
     expect(capabilityName(63)).toBe('CAP_63');
+  });
+});
+
+describe('names of kernel numbers', () => {
+  it('capabilityNumber gives linux/capability.h numbers', () => {
+    expect(capabilityNumber('chown')).toBe(0);
+    expect(capabilityNumber('net_admin')).toBe(12);
+    expect(capabilityNumber('sys_resource')).toBe(24);
+  });
+
+  it('rlimitName inverts RLIMIT_RESOURCES, and names nothing else', () => {
+    for (const [name, resource] of Object.entries(RLIMIT_RESOURCES)) expect(rlimitName(resource)).toBe(name);
+    expect(rlimitName(7)).toBe('nofile');
+    expect(rlimitName(99)).toBeUndefined();
   });
 });

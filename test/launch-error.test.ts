@@ -44,6 +44,11 @@ describe('launchFailure', () => {
     expect(at('execve', 23).message).toMatch(/system-wide limit on open files/);
   });
 
+  it('names the resource limit a prlimit failure was setting', () => {
+    expect(at('prlimit', 1, 7)).toMatchObject({ code: 'EPERM', option: 'rlimits.nofile' });
+    expect(at('prlimit', 1, 99)).toMatchObject({ option: 'rlimits.99' });
+  });
+
   it('reports a verify mismatch without an errno', () => {
     const e = at('verify', 0, 4);
     expect(e).toMatchObject({ code: 'ERR_CAPSPAWN_VERIFY', mismatch: 'ambient' });
