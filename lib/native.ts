@@ -18,6 +18,8 @@ export interface PidfdWatchHandle {
 export interface NativeAddon {
   steps: string[];
   verifyItems: string[];
+  /** native/launch.h's StdioKind values by name, as lib/plan.ts's STDIO_KINDS spells them. */
+  stdioKinds: Record<string, number>;
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;
   /** native/tap.cc: one TAP operation; an errno and the call that failed, or nothing. */

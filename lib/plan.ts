@@ -67,14 +67,26 @@ export function guestSecurebits(own: number, uid: number): number {
  */
 export const testHooks = { signalBeforeVerify: 0, walkFds: false };
 
-/** Kinds of native/launch.h StdioKind. */
-const STDIO_CLOSED = 0;
-const STDIO_FD = 1;
-const STDIO_DEVNULL = 2;
-const STDIO_PIPE_TO_CHILD = 3;
-const STDIO_PIPE_FROM_CHILD = 4;
-const STDIO_SOCKETPAIR = 5;
-const STDIO_TERMINAL = 6;
+/**
+ * How the child fills a stdio slot: native/launch.h's StdioKind, whose values the addon exports
+ * as `stdioKinds` (test/steps.test.ts compares the two).
+ */
+export const STDIO_KINDS = {
+  /** The slot is closed in the child. */
+  closed: 0,
+  /** A copy of the parent's fd. */
+  fd: 1,
+  /** /dev/null, read-write. */
+  devnull: 2,
+  /** A pipe the child reads and the parent writes. */
+  pipe_to_child: 3,
+  /** A pipe the child writes and the parent reads. */
+  pipe_from_child: 4,
+  /** A stream socket pair, for slots above 2. */
+  socketpair: 5,
+  /** The slave of the guest's own pty; the parent keeps the master. */
+  terminal: 6,
+} as const;
 
 /** The kernel's limit on one argument or environment string, NUL included (MAX_ARG_STRLEN). */
 export const MAX_ARG_STRLEN = 32 * 4096;
@@ -103,12 +115,12 @@ export function nulBlock(strings: readonly string[]): Buffer {
 function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
   const pairs = new Int32Array(stdio.length * 2);
   stdio.forEach((s, slot) => {
-    let kind: number;
-    if (s.kind === 'pipe') kind = slot === 0 ? STDIO_PIPE_TO_CHILD : slot < 3 ? STDIO_PIPE_FROM_CHILD : STDIO_SOCKETPAIR;
-    else if (s.kind === 'ignore') kind = slot < 3 ? STDIO_DEVNULL : STDIO_CLOSED;
-    else if (s.kind === 'terminal') kind = STDIO_TERMINAL;
-    else kind = STDIO_FD;
-    pairs[slot * 2] = kind;
+    let kind: keyof typeof STDIO_KINDS;
+    if (s.kind === 'pipe') kind = slot === 0 ? 'pipe_to_child' : slot < 3 ? 'pipe_from_child' : 'socketpair';
+    else if (s.kind === 'ignore') kind = slot < 3 ? 'devnull' : 'closed';
+    else if (s.kind === 'terminal') kind = 'terminal';
+    else kind = 'fd';
+    pairs[slot * 2] = STDIO_KINDS[kind];
     pairs[slot * 2 + 1] = s.fd;
   });
   return pairs;

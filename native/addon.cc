@@ -345,6 +345,22 @@ Napi::Array NameList(Napi::Env env, const std::vector<const char*>& names) {
   return out;
 }
 
+// StdioKind's values by the names lib/plan.ts's STDIO_KINDS gives them.
+Napi::Object StdioKinds(Napi::Env env) {
+  Napi::Object out = Napi::Object::New(env);
+  const std::pair<const char*, StdioKind> kinds[] = {
+      {"closed", STDIO_CLOSED},
+      {"fd", STDIO_FD},
+      {"devnull", STDIO_DEVNULL},
+      {"pipe_to_child", STDIO_PIPE_TO_CHILD},
+      {"pipe_from_child", STDIO_PIPE_FROM_CHILD},
+      {"socketpair", STDIO_SOCKETPAIR},
+      {"terminal", STDIO_TERMINAL},
+  };
+  for (const auto& [name, kind] : kinds) out.Set(name, Napi::Number::New(env, kind));
+  return out;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Value mode =
       env.Global().Get("process").As<Napi::Object>().Get("env").As<Napi::Object>().Get("CAPSPAWN_CLONE_MODE");
@@ -353,6 +369,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("steps", NameList(env, {CAPSPAWN_STEPS(CAPSPAWN_NAME)}));
   exports.Set("verifyItems", NameList(env, {CAPSPAWN_VERIFY_ITEMS(CAPSPAWN_NAME)}));
 #undef CAPSPAWN_NAME
+  exports.Set("stdioKinds", StdioKinds(env));
   exports.Set("resolve", Napi::Function::New<Resolve>(env, "resolve"));
   exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
   exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));

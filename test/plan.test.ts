@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeOptions } from '../lib/options.js';
-import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock } from '../lib/plan.js';
+import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock, STDIO_KINDS } from '../lib/plan.js';
 
 const identity = { uid: 1000, gid: 990, groups: [104, 990], user: null };
 const plan = (options: object, env = new Map([['PATH', '/usr/bin']]), args: string[] = []) =>
@@ -35,7 +35,8 @@ describe('buildLaunchPlan', () => {
 
   it('plans pipes by direction, /dev/null for ignored stdio and closes ignored extra slots', () => {
     const p = plan({ stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'ignore', 'inherit', 9] });
-    expect([...p.stdio]).toEqual([3, -1, 4, -1, 2, -1, 5, -1, 0, -1, 1, 5, 1, 9]);
+    const k = STDIO_KINDS;
+    expect([...p.stdio]).toEqual([k.pipe_to_child, -1, k.pipe_from_child, -1, k.devnull, -1, k.socketpair, -1, k.closed, -1, k.fd, 5, k.fd, 9]);
   });
 
   it('refuses one argument over MAX_ARG_STRLEN before spawning (E2BIG)', () => {

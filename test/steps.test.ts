@@ -1,16 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native.js';
-import { STEP_NAMES, STEP_SYSCALLS, VERIFY_ITEMS } from '../lib/steps.js';
+import { STDIO_KINDS } from '../lib/plan.js';
+import { STEP_NAMES, VERIFY_ITEMS } from '../lib/steps.js';
 
-describe('step names', () => {
-  it('are the same strings, in the same order, in native/steps.h and lib/steps.ts', () => {
+describe('tables shared with native/', () => {
+  it('step names: the same strings, in the same order, in native/steps.h and lib/steps.ts', () => {
     const native = loadNative();
     expect(native.steps).toEqual([...STEP_NAMES]);
     expect(native.verifyItems).toEqual([...VERIFY_ITEMS]);
   });
 
-  it('each have a system call', () => {
-    for (const step of STEP_NAMES) expect(STEP_SYSCALLS[step]).toMatch(/^[a-z_0-9]+$/);
+  it("stdio kinds: lib/plan.ts's numbers are native/launch.h's StdioKind", () => {
+    expect(loadNative().stdioKinds).toEqual(STDIO_KINDS);
   });
 });
 
