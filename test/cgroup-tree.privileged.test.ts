@@ -132,8 +132,32 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     return settled;
   }
 
-  it('timeout ends the whole tree: killSignal to every process, SIGKILL to the SIGTERM ignorer forceKillAfter later', { timeout: 60_000 }, async () => {
-    const { guest, pids } = await tree({ timeout: 300, forceKillAfter: 500 });
+  it('timeout ends the whole tree: killSignal to every process, SIGKILL to the SIGTERM ignorer forceKillAfter later', { timeout: 120_000 }, async () => {
+    // The timeout runs from the launch: on a slow machine it can fire before the tree is up
+    // (the SIGTERM ignorer not yet ignoring), which proves nothing; such a run is tried again
+    // with a longer timeout.
+    let built: { guest: Guest; pids: number[] } | undefined;
+    for (const timeout of [300, 3000, 30_000]) {
+      const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], { user, cgroup: { parent }, stdio: ['ignore', 'pipe', 'inherit'], timeout, forceKillAfter: 500 });
+      started.push(guest);
+      const ended = () => guest.exitCode !== null || guest.signalCode !== null;
+      const whole = () => {
+        try {
+          return procsOf(guest.cgroup!).length === 5;
+        } catch {
+          return false;
+        }
+      };
+      const ready = await Promise.race([once(guest.stdout!, 'data').then(() => true), guest.exited.then(() => false)]);
+      guest.stdout!.resume();
+      if (ready && (await until(() => whole() || ended())) && whole()) {
+        built = { guest, pids: procsOf(guest.cgroup!) };
+        break;
+      }
+      await guest.treeExited;
+    }
+    if (!built) throw new Error('the tree was never up before its timeout, even at 30 s');
+    const { guest, pids } = built;
     const dir = guest.cgroup!;
     expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
     expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
