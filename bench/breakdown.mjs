@@ -13,7 +13,7 @@ import { buildLaunchPlan } from '../dist/plan.js';
 import { prepareGuest } from '../dist/prepare.js';
 import { spawnGuest } from '../dist/index.js';
 import { TARGET } from './launchers.mjs';
-import { emit, scenarioOptions } from './scenario.mjs';
+import { emit, interleaved, scenarioOptions } from './scenario.mjs';
 
 const o = scenarioOptions({ warmup: 20, iterations: 300 });
 const { user, group, cap } = TARGET;
@@ -40,13 +40,4 @@ const parts = {
   statAsync: () => stat('/'),
   statSync: () => statSync('/'),
 };
-const samples = Object.fromEntries(Object.keys(parts).map((name) => [name, []]));
-for (let i = 0; i < o.warmup; i++) for (const part of Object.values(parts)) await part();
-for (let i = 0; i < o.iterations; i++) {
-  for (const [name, part] of Object.entries(parts)) {
-    const start = performance.now();
-    await part();
-    samples[name].push(performance.now() - start);
-  }
-}
-emit({ scenario: 'breakdown', samples });
+emit({ scenario: 'breakdown', samples: await interleaved(parts, o) });

@@ -11,7 +11,7 @@ import { traceStart } from '../dist/launch-trace.js';
 import { prepareGuest } from '../dist/prepare.js';
 import { spawnGuest } from '../dist/index.js';
 import { TARGET } from './launchers.mjs';
-import { emit, scenarioOptions } from './scenario.mjs';
+import { emit, interleaved, scenarioOptions } from './scenario.mjs';
 
 const o = scenarioOptions({ warmup: 20, iterations: 300, calls: 1000000 });
 const { user, group, cap } = TARGET;
@@ -52,15 +52,7 @@ const parts = {
   },
 };
 try {
-  const samples = Object.fromEntries(Object.keys(parts).map((name) => [name, []]));
-  for (let i = 0; i < o.warmup; i++) for (const part of Object.values(parts)) await part();
-  for (let i = 0; i < o.iterations; i++) {
-    for (const [name, part] of Object.entries(parts)) {
-      const start = performance.now();
-      await part();
-      samples[name].push(performance.now() - start);
-    }
-  }
+  const samples = await interleaved(parts, o);
   // The unsubscribed path: traceStart with nobody listening returns before building anything.
   const prepared = await prepareGuest('/bin/true', [], options);
   const argv = ['/bin/true'];

@@ -57,3 +57,21 @@ export async function keepInFlight(once, { inflight, count = Infinity, deadline 
   await Promise.all(Array.from({ length: inflight }, lane));
   return done;
 }
+
+/**
+ * Times each of `parts` (name → async function) `iterations` times, interleaved: every round
+ * runs each part once, in turn, so that a slow spell of a shared machine falls on all of them
+ * alike. `warmup` rounds first, untimed. Returns {name: [ms, ...]}.
+ */
+export async function interleaved(parts, { warmup, iterations }) {
+  const samples = Object.fromEntries(Object.keys(parts).map((name) => [name, []]));
+  for (let i = 0; i < warmup; i++) for (const part of Object.values(parts)) await part();
+  for (let i = 0; i < iterations; i++) {
+    for (const [name, part] of Object.entries(parts)) {
+      const start = performance.now();
+      await part();
+      samples[name].push(performance.now() - start);
+    }
+  }
+  return samples;
+}
