@@ -34,5 +34,8 @@ export function findBusybox(): string | undefined;
 /** The module files for `names` (default: the test VM's) of `kernel`, dependencies first. */
 export function moduleFiles(kernel: VmKernel | string, names?: readonly string[]): string[];
 
-/** One file of a "newc" cpio archive, as the kernel unpacks an initramfs. */
-export function cpioEntry(name: string, mode: number, data?: Buffer): Buffer;
+/**
+ * An initramfs (uncompressed "newc" cpio) of a static busybox, `init` as /init and `modules` as
+ * /m/0.ko, /m/1.ko, ... in their order, unpacked where they are xz-compressed.
+ */
+export function busyboxInitramfs(busybox: string, init: string, modules: readonly string[]): Buffer;

@@ -130,8 +130,23 @@ function moduleData(file) {
   return xz.stdout;
 }
 
+/**
+ * An initramfs (uncompressed "newc" cpio) of a static busybox at /bin/busybox, `init` as /init
+ * and `modules` as /m/0.ko, /m/1.ko, ... in their order, unpacked where they are xz-compressed.
+ */
+export function busyboxInitramfs(busybox, init, modules) {
+  return Buffer.concat([
+    cpioEntry('bin', 0o40755),
+    cpioEntry('m', 0o40755),
+    cpioEntry('bin/busybox', 0o100755, readFileSync(busybox)),
+    cpioEntry('init', 0o100755, Buffer.from(init)),
+    ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, moduleData(file))),
+    cpioEntry('TRAILER!!!', 0),
+  ]);
+}
+
 /** One file of a cpio archive in the "newc" format the kernel unpacks as its initramfs. */
-export function cpioEntry(name, mode, data = Buffer.alloc(0)) {
+function cpioEntry(name, mode, data = Buffer.alloc(0)) {
   const fields = [0, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, Buffer.byteLength(name) + 1, 0];
   const header = Buffer.from(`070701${fields.map((n) => n.toString(16).padStart(8, '0')).join('')}${name}\0`);
   const pad = (length) => Buffer.alloc((4 - (length % 4)) % 4);
@@ -164,16 +179,7 @@ ${checkoutMount}echo "${ROOT_MARKER}"
 /bin/busybox umount /proc
 exec /bin/busybox env CAPSPAWN_VM_CHECKOUT=${checkout} CAPSPAWN_VM_COMMAND=${Buffer.from(JSON.stringify(command)).toString('hex')} /bin/busybox switch_root /newroot /usr/bin/python3 ${checkout}/scripts/vm/guest-init.py
 `;
-  return gzipSync(
-    Buffer.concat([
-      cpioEntry('bin', 0o40755),
-      cpioEntry('m', 0o40755),
-      cpioEntry('bin/busybox', 0o100755, readFileSync(busybox)),
-      cpioEntry('init', 0o100755, Buffer.from(init)),
-      ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, moduleData(file))),
-      cpioEntry('TRAILER!!!', 0),
-    ]),
-  );
+  return gzipSync(busyboxInitramfs(busybox, init, modules));
 }
 
 /** An initramfs whose init only prints PROBE_MARKER and powers off. */

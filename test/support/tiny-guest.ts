@@ -10,7 +10,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cpioEntry, findBusybox, findKernel, moduleFiles, TCG_CPU } from '../../scripts/vm/boot.mjs';
+import { busyboxInitramfs, findBusybox, findKernel, moduleFiles, TCG_CPU } from '../../scripts/vm/boot.mjs';
 
 /** Printed on the console once the guest's ping of the host came back. */
 export const ROUND_TRIP_MARKER = 'capspawn-guest: round trip to host ok';
@@ -59,17 +59,7 @@ ${bb} reboot -f
   const dir = mkdtempSync(join(tmpdir(), 'capspawn-guest-'));
   chmodSync(dir, 0o755);
   const initrd = join(dir, 'initrd.cpio');
-  writeFileSync(
-    initrd,
-    Buffer.concat([
-      cpioEntry('bin', 0o40755),
-      cpioEntry('m', 0o40755),
-      cpioEntry('bin/busybox', 0o100755, readFileSync(busybox)),
-      cpioEntry('init', 0o100755, Buffer.from(init)),
-      ...modules.map((file, i) => cpioEntry(`m/${i}.ko`, 0o100644, readFileSync(file))),
-      cpioEntry('TRAILER!!!', 0),
-    ]),
-  );
+  writeFileSync(initrd, busyboxInitramfs(busybox, init, modules));
   chmodSync(initrd, 0o644);
   const kernelFile = uncompressedKernel(kernel.path, join(dir, 'vmlinux'));
   return {
