@@ -98,21 +98,24 @@ const scenarios = {
   },
 
   async 'fd-walk'(job) {
+    // umount and mount run without the sanitizer runtime that npm run test:sanitize preloads:
+    // with /proc gone it dies before the command has run.
+    const plain = { env: Object.fromEntries(Object.entries(process.env).filter(([name]) => name !== 'LD_PRELOAD')) };
     // Node raised its soft limit to the hard one at start; lower it again, below highFd.
     execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${job.soft}:`]);
     const softLimit = Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'latin1'))[1]);
     const highFdTarget = readlinkSync(`/proc/self/fd/${job.highFd}`);
     testHooks.walkFds = true;
-    if (job.unmountProc) execFileSync('umount', ['-l', '/proc']);
+    if (job.unmountProc) execFileSync('umount', ['-l', '/proc'], plain);
     if (job.fakeProc) {
-      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', '/proc']);
+      execFileSync('mount', ['-t', 'tmpfs', 'tmpfs', '/proc'], plain);
       mkdirSync('/proc/self/fd', { recursive: true });
       for (let fd = 0; fd < job.soft; fd++) symlinkSync(job.file, `/proc/self/fd/${fd}`);
     }
     try {
       return { softLimit, highFdTarget, ...(await output(await spawnGuest(job.file, job.args ?? [], job.options))) };
     } finally {
-      if (job.unmountProc) execFileSync('mount', ['-t', 'proc', 'proc', '/proc']);
+      if (job.unmountProc) execFileSync('mount', ['-t', 'proc', 'proc', '/proc'], plain);
     }
   },
 
