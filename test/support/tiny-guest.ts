@@ -31,7 +31,12 @@ function uncompressedKernel(bzImage: string, file: string): string {
   const image = readFileSync(bzImage);
   const start = image.indexOf(XZ_MAGIC);
   if (start < 0) return bzImage;
-  writeFileSync(file, execFileSync('xz', ['-dc', '--single-stream'], { input: image.subarray(start), maxBuffer: 512 << 20 }));
+  // xz reads the stream from a file, not a pipe: with --single-stream it exits after the
+  // stream, and a pipe still holding the bzImage's trailing bytes would fail with EPIPE.
+  const packed = `${file}.xz`;
+  writeFileSync(packed, image.subarray(start));
+  writeFileSync(file, execFileSync('xz', ['-dc', '--single-stream', packed], { maxBuffer: 512 << 20 }));
+  rmSync(packed);
   chmodSync(file, 0o644);
   return file;
 }
