@@ -67,7 +67,7 @@ const capabilityNumbers = new Map<string, number>(CAPABILITY_NAMES.map((name, n)
 
 /** The kernel's number of a capability by its name: `capabilityNumber('sys_resource')` is 24. */
 export function capabilityNumber(name: CapabilityName): number {
-  return CAPABILITY_NAMES.indexOf(name);
+  return capabilityNumbers.get(name) as number;
 }
 
 let lastCapCache: number | undefined;
