@@ -182,7 +182,7 @@ export function checkEnvOption(env: unknown): Record<string, string | undefined>
     throw invalidType('env', 'an object of string values', env);
   }
   const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(env)) {
+  for (const [name, value] of Object.entries(env as Record<string, unknown>)) {
     const option = `env.${name}`;
     checkVariableName(name, option);
     if (value !== undefined && typeof value !== 'string') throw invalidType(option, 'a string or undefined', value);

@@ -16,11 +16,11 @@ export function describeReceived(value: unknown): string {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
   if (typeof value === 'object') {
-    const name = (value as object).constructor?.name;
+    const name = value.constructor?.name;
     return name ? `an instance of ${name}` : 'an object';
   }
   if (typeof value === 'bigint') return `type bigint (${value}n)`;
-  let shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  let shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'symbol' ? value.toString() : `${value as number | boolean}`;
   if (shown.length > 40) shown = `${shown.slice(0, 37)}...`;
   return `type ${typeof value} (${shown})`;
 }

@@ -116,9 +116,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     if (init.terminal && master === undefined) throw new Error('a terminal guest came back without its pty master');
     this.terminal = init.terminal && master !== undefined ? new GuestTerminal(init.native, master) : null;
     this.stdio = init.fds.map((fd, slot) => (init.terminal && slot < 3 ? null : wrapFd(fd, slot)));
-    this.stdin = (this.stdio[0] ?? null) as Writable | null;
-    this.stdout = (this.stdio[1] ?? null) as Readable | null;
-    this.stderr = (this.stdio[2] ?? null) as Readable | null;
+    this.stdin = (this.stdio[0] ?? null);
+    this.stdout = (this.stdio[1] ?? null);
+    this.stderr = (this.stdio[2] ?? null);
     this.cgroup = init.cgroup?.dir ?? null;
     this.#detached = init.detached === true;
     if (init.cgroup?.own) this.#tree = new CgroupTree(init.native, init.cgroup.dir, init.cgroup.line.slice(3, -1), init.cgroup.keep);

@@ -295,11 +295,11 @@ function checkTerminal(value: unknown): { cols: number; rows: number } | undefin
 
 /** stdio when the guest has a terminal of its own: slots 0-2 are the pty; others as given. */
 function checkTerminalStdio(value: unknown): StdioSlotPlan[] {
-  const list = value === undefined ? [] : value;
+  const list: unknown = value === undefined ? [] : value;
   if (!Array.isArray(list) || list.slice(0, 3).some((spec) => spec !== undefined && spec !== null)) {
     throw invalidValue('stdio', 'slots 0-2 exclude "terminal": the guest\'s stdin, stdout and stderr are its pty (leave them out or null)', value);
   }
-  const rest = checkStdio([...list.slice(0, 3).map(() => 'ignore'), ...list.slice(3)]).slice(3);
+  const rest = checkStdio([...list.slice(0, 3).map(() => 'ignore'), ...(list as unknown[]).slice(3)]).slice(3);
   const pty: StdioSlotPlan[] = [0, 1, 2].map(() => ({ kind: 'terminal', fd: -1 }));
   return [...pty, ...rest];
 }
@@ -323,7 +323,7 @@ function checkStdioSlot(spec: unknown, slot: number): StdioSlotPlan {
     if (!Number.isInteger(spec) || spec < 0 || spec > 2 ** 31 - 1) throw outOfRange(option, 'a file descriptor', spec);
     return { kind: 'fd', fd: spec };
   }
-  if (typeof spec === 'object' && 'file' in spec) return { kind: 'file', fd: -1, file: checkStdioFile(spec as Record<string, unknown>, slot) };
+  if (typeof spec === 'object' && 'file' in spec) return { kind: 'file', fd: -1, file: checkStdioFile(spec, slot) };
   if (typeof spec === 'object') {
     const stream = spec as { fd?: unknown; _handle?: { fd?: unknown } };
     const fd = typeof stream.fd === 'number' ? stream.fd : stream._handle?.fd;
@@ -442,7 +442,7 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     noNewPrivileges: checkBoolean(o.noNewPrivileges, 'noNewPrivileges'),
     limitBoundingSet: checkBoolean(o.limitBoundingSet, 'limitBoundingSet'),
     parentDeathSignal: o.parentDeathSignal === undefined ? 0 : checkSignal(o.parentDeathSignal, 'parentDeathSignal'),
-    signal: o.signal as AbortSignal | undefined,
+    signal: o.signal,
     timeout,
     killSignal: o.killSignal === undefined ? osConstants.signals.SIGTERM : checkSignal(o.killSignal, 'killSignal'),
     forceKillAfter,

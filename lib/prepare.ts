@@ -39,10 +39,10 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     options = normalizeOptions(file, args, rawOptions);
     spawnargs = [options.argv0, ...options.args];
     native = loadNative();
-    identity = await resolveIdentity(options, native.resolve, spawnargs);
+    identity = await resolveIdentity(options, (request) => native.resolve(request), spawnargs);
   } catch (error) {
     // A system error comes only after file and args were checked, so they are strings then.
-    throw preparationFailure(error, spawnargs ?? ([file, ...(Array.isArray(args) ? args : [])] as string[]));
+    throw preparationFailure(error, spawnargs ?? ([file, ...(Array.isArray(args) ? (args as unknown[]) : [])] as string[]));
   }
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');

@@ -13,7 +13,7 @@ describe('capspawn --help', () => {
     async (args) => {
       const out = await runCli(args);
       expect(out).toMatchObject({ status: 0, stderr: '' });
-      expect(out.stdout).toMatch(/^Usage:\n  capspawn /);
+      expect(out.stdout).toMatch(/^Usage:\n {2}capspawn /);
       expect(out.stdout).toContain('\nExamples:\n  capspawn ');
     },
   );

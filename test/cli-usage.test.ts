@@ -54,7 +54,7 @@ describe('help', () => {
   it('a bare capspawn prints the usage summary on stderr and exits 125', async () => {
     const out = await runCli([]);
     expect(out).toMatchObject({ status: 125, stdout: '' });
-    expect(out.stderr).toMatch(/^Usage:\n  capspawn \[run\] /);
+    expect(out.stderr).toMatch(/^Usage:\n {2}capspawn \[run\] /);
     expect(out.stderr).toContain('capspawn help COMMAND');
   });
 
@@ -62,8 +62,8 @@ describe('help', () => {
     const [run, explain, doctor] = await Promise.all(['run', 'explain', 'doctor'].map((c) => runCli(['help', c])));
     expect(run.stdout).toContain("PROGRAM's own status");
     expect(explain.stdout).not.toContain("PROGRAM's own status");
-    expect(explain.stdout).toMatch(/Exit status:\n  0 when every check passes/);
-    expect(doctor.stdout).toMatch(/Exit status:\n  0 when every check passes, 1 when any fails, 125 for a bad option/);
+    expect(explain.stdout).toMatch(/Exit status:\n {2}0 when every check passes/);
+    expect(doctor.stdout).toMatch(/Exit status:\n {2}0 when every check passes, 1 when any fails, 125 for a bad option/);
     for (const runOnly of ['--env', '--pass-env', '--umask', '--no-new-privs', '--pdeathsig', '--argv0', '--detached', '--timeout']) {
       expect(doctor.stdout).not.toContain(runOnly);
       expect(run.stdout).toContain(runOnly);

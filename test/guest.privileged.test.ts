@@ -26,7 +26,7 @@ async function holdGuest(job: object) {
   const holder = spawn(process.execPath, [holdScript, JSON.stringify({ file: inspectPath(), args: ['sleep', '60'], options: { user }, ...job })], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  const [line] = (await once(holder.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(holder.stdout, 'data')) as [Buffer];
   return { holder, guestPid: (JSON.parse(line.toString()) as { pid: number }).pid };
 }
 
@@ -38,11 +38,11 @@ async function holdGuest(job: object) {
  */
 async function takePid(pid: number): Promise<{ pid: number; release: () => Promise<void> }> {
   const forker = spawn('python3', ['-c', TAKE_PID, String(pid)], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const [line] = (await once(forker.stdout!, 'data')) as [Buffer];
+  const [line] = (await once(forker.stdout, 'data')) as [Buffer];
   return {
     pid: Number(line.toString().trim()),
     release: async () => {
-      forker.stdin!.end();
+      forker.stdin.end();
       await once(forker, 'exit');
     },
   };
@@ -111,7 +111,7 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
       // The new process with that pid is still alive: it was not signalled.
       expect(readFileSync(`/proc/${guest.pid}/cmdline`, 'latin1')).toBe('sleep\x0060\x00');
     } finally {
-      reused.release();
+      await reused.release();
     }
   });
 

@@ -99,7 +99,7 @@ describe('resolveIdentity', () => {
   });
 
   it('reports an NSS failure with its call and errno', async () => {
-    const broken = async () => ({ errno: 5, syscall: 'getpwnam_r' });
+    const broken = () => Promise.resolve({ errno: 5, syscall: 'getpwnam_r' });
     await expect(resolveIdentity({ user: 'justin', allowRoot: false }, broken, [], 10)).rejects.toMatchObject({
       code: 'EIO',
       errno: -5,

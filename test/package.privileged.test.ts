@@ -108,7 +108,7 @@ if (exit.code !== 0) process.exit(1);`;
   it('runs the CLI through npx capspawn', async () => {
     const npx = (args: string[]) => run(process.execPath, [npmCli, 'exec', '--offline', '--', 'capspawn', ...args], { cwd: project, env });
     const version = await npx(['--version']);
-    expect(version.stdout.trim()).toBe(`capspawn ${JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version}`);
+    expect(version.stdout.trim()).toBe(`capspawn ${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version}`);
     const { stdout } = await npx(['--user', FIXTURE_USERS.guest.name, '--caps', 'net_admin', '--', 'grep', '^CapAmb:', '/proc/self/status']);
     expect(stdout).toBe('CapAmb:\t0000000000001000\n');
   });

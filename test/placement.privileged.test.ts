@@ -117,8 +117,8 @@ describe.runIf(isRoot)(`placement of a guest (${notRootReason})`, () => {
 
   it('refuses bad placement values before spawning', async () => {
     const bad = async (options: Partial<SpawnGuestOptions>, expected: Record<string, unknown>) => {
-      await expect(spawnGuest('/bin/true', { user, ...options } as SpawnGuestOptions)).rejects.toMatchObject(expected);
-      await expect(planGuest('/bin/true', { user, ...options } as SpawnGuestOptions)).rejects.toMatchObject(expected);
+      await expect(spawnGuest('/bin/true', { user, ...options })).rejects.toMatchObject(expected);
+      await expect(planGuest('/bin/true', { user, ...options })).rejects.toMatchObject(expected);
     };
     await bad({ cgroup: '/tmp' }, { name: 'RangeError', code: 'ERR_CAPSPAWN_NOT_CGROUP2', option: 'cgroup' });
     await bad({ cgroup: `${cgroup}/missing` }, { code: 'ERR_CAPSPAWN_NOT_CGROUP2', option: 'cgroup' });

@@ -111,11 +111,11 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   } else {
     // No user to plan for: the capabilities alone still tell what this process must hold.
     const requested = profile.options.caps ?? [];
-    caps = await withOptionSources(profile, async () => requested.map((spec, i) => parseCapability(spec, `caps[${i}]`)));
+    caps = await withOptionSources(profile, () => requested.map((spec, i) => parseCapability(spec, `caps[${i}]`)));
   }
   const limitBoundingSet = profile.options.limitBoundingSet === true;
   const { netns, oomScoreAdj, nice } = profile.options;
-  const checked = await withOptionSources(profile, async () => checkCgroup(profile.options.cgroup));
+  const checked = await withOptionSources(profile, () => checkCgroup(profile.options.cgroup));
   const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
   checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } }, creds));

@@ -34,7 +34,7 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
   if (!Array.isArray(fileTaps) || !fileTaps.every((t) => typeof t === 'string')) {
     throw new UsageError(`${config?.path}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]`);
   }
-  const taps = [...(fileTaps as string[]), ...((line.values.tap as string[] | undefined) ?? [])];
+  const taps = [...(fileTaps), ...((line.values.tap as string[] | undefined) ?? [])];
   const options: Record<string, unknown> = { ...fileFields };
   const fromFlags = new Set<string>();
   for (const spec of GUEST_FLAGS) {
@@ -43,7 +43,7 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     const option = spec.option;
     const fromFlag = spec.toOption(value);
     if (option === 'env' && isRecord(fileFields.env)) options.env = { ...fileFields.env, ...(fromFlag as object) };
-    else if (option === 'passEnv' && Array.isArray(fileFields.passEnv)) options.passEnv = [...fileFields.passEnv, ...(fromFlag as string[])];
+    else if (option === 'passEnv' && Array.isArray(fileFields.passEnv)) options.passEnv = [...(fileFields.passEnv as unknown[]), ...(fromFlag as string[])];
     else if (option === 'stdio') options.stdio = stdioFromFlags(fromFlags.has('stdio') ? options.stdio : undefined, fromFlag);
     else if (fromFlag === undefined) delete options[option];
     else options[option] = fromFlag;

@@ -9,7 +9,7 @@ const optionSources = new WeakMap<object, string>();
  * Runs a library call and, when it rejects because of one option, remembers which flag or
  * config field set that option, so the message can point at what the user typed.
  */
-export async function withOptionSources<T>(profile: GuestProfile, call: () => Promise<T>): Promise<T> {
+export async function withOptionSources<T>(profile: GuestProfile, call: () => T | Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
@@ -38,7 +38,7 @@ export function inFlagWords(message: string): string {
       return flag ? `${flag}${flagItem(rest)}` : words;
     })
     .replace(/"(\w+): true"|(?<=\bpass )"(\w+)"/g, (words, set?: string, named?: string) => flagForOption(set ?? named ?? '') ?? words)
-    .replace(/\((\w+)(\[\d+\])?\)/g, (words, option: string, index = '') => {
+    .replace(/\((\w+)(\[\d+\])?\)/g, (words, option: string, index: string = '') => {
       const flag = flagForOption(option);
       return flag ? `(${flag}${flagItem(index)})` : words;
     })

@@ -88,6 +88,6 @@ export async function runTapCommand(argv: readonly string[]): Promise<number> {
     const value = values[spec.flag];
     if (value !== undefined) options[spec.option] = typeof value === 'string' ? idFromFlag(value) : value;
   }
-  process.stdout.write(`${await describeTap(await createTap(name, options as TapOptions))}\n`);
+  process.stdout.write(`${await describeTap(await createTap(name, options))}\n`);
   return 0;
 }

@@ -16,11 +16,11 @@ const groups = [
 const memberships: Record<string, number[]> = { justin: [1000, 990, 104], root: [0], wheelie: [1001, 0] };
 
 /** The resolver spawnGuest gets from the addon, answering from the tables above. */
-export async function fakeNss(req: ResolveRequest): Promise<ResolveAnswer> {
+export function fakeNss(req: ResolveRequest): Promise<ResolveAnswer> {
   const user = users.find((u) => (typeof req.user === 'number' ? u.uid === req.user : u.name === req.user)) ?? null;
-  return {
+  return Promise.resolve({
     user,
     groups: req.groups.map((g) => groups.find((e) => e.name === g) ?? null),
     userGroups: req.userGroups && user ? (memberships[user.name] ?? null) : null,
-  };
+  });
 }
