@@ -8,7 +8,7 @@ import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel
 import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { traceStart } from '../dist/launch-trace.js';
-import { prepareGuest } from '../dist/prepare.js';
+import { prepareGuest } from '../dist/prepared-guest.js';
 import { spawnGuest } from '../dist/index.js';
 import { TARGET } from './launchers.mjs';
 import { emit, interleaved, scenarioOptions } from './scenario.mjs';

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 export { spawnGuest } from './spawn-guest.js';
-export { planGuest, type GuestPlan } from './plan-guest.js';
+export { planGuest, type GuestPlan } from './guest-plan.js';
 export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
 export { GuestTerminal } from './guest-terminal.js';

@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { UnsupportedPlatformError } from './errors.js';
 import type { ResolveAnswer, ResolveRequest } from './identity.js';
-import type { LaunchPlan } from './plan.js';
+import type { LaunchPlan } from './launch-plan.js';
 
 /** What native/launch.cc answers: a running child, or the step that failed. */
 export type LaunchAnswer =
@@ -18,7 +18,7 @@ export interface PidfdWatchHandle {
 export interface NativeAddon {
   steps: string[];
   verifyItems: string[];
-  /** native/launch.h's StdioKind values by name, as lib/plan.ts's STDIO_KINDS spells them. */
+  /** native/launch.h's StdioKind values by name, as lib/launch-plan.ts's STDIO_KINDS spells them. */
   stdioKinds: Record<string, number>;
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;

@@ -8,8 +8,8 @@ import { createOwnCgroup, removeCgroup, type OwnCgroup } from './own-cgroup.js';
 import { openStdioFiles, type OpenedStdio } from './stdio-files.js';
 import { traceEnd, traceError, traceStart } from './launch-trace.js';
 import type { SpawnGuestOptions } from './options.js';
-import { argumentSpaceLimit, buildLaunchPlan } from './plan.js';
-import { prepareGuest, splitArguments } from './prepare.js';
+import { argumentSpaceLimit, buildLaunchPlan } from './launch-plan.js';
+import { prepareGuest, splitArguments } from './prepared-guest.js';
 
 // What a launch reads once (the addon, the kernel's limits) is read at import, while the
 // daemon still has descriptors to spare: a first launch made with every fd in use then fails

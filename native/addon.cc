@@ -171,7 +171,7 @@ uint32_t u32(const Napi::Object& plan, const char* key) {
   return static_cast<uint32_t>(plan.Get(key).As<Napi::Number>().DoubleValue());
 }
 
-// launch(plan): the plan is built and checked by lib/plan.ts.
+// launch(plan): the plan is built and checked by lib/launch-plan.ts.
 Napi::Value Launch(const Napi::CallbackInfo& info) {
   Napi::Object plan = info[0].As<Napi::Object>();
   LaunchInput in;
@@ -345,7 +345,7 @@ Napi::Array NameList(Napi::Env env, const std::vector<const char*>& names) {
   return out;
 }
 
-// StdioKind's values by the names lib/plan.ts's STDIO_KINDS gives them.
+// StdioKind's values by the names lib/launch-plan.ts's STDIO_KINDS gives them.
 Napi::Object StdioKinds(Napi::Env env) {
   Napi::Object out = Napi::Object::New(env);
   const std::pair<const char*, StdioKind> kinds[] = {

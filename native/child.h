@@ -69,7 +69,7 @@ struct ChildPlan {
   // (before 5.11), or the test hook asks for the walk.
   bool walk_fds;
 
-  // Test hook (lib/plan.ts testHooks): the child sends itself this signal as it enters the
+  // Test hook (lib/launch-plan.ts testHooks): the child sends itself this signal as it enters the
   // verify step (0: none).
   int test_signal_before_verify;
 };

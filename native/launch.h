@@ -9,7 +9,7 @@
 #include <vector>
 
 // How one stdio slot of the child is filled. Exported by name as `stdioKinds` (addon.cc);
-// lib/plan.ts's STDIO_KINDS must match (test/steps.test.ts).
+// lib/launch-plan.ts's STDIO_KINDS must match (test/steps.test.ts).
 enum StdioKind : int {
   STDIO_CLOSED = 0,           // the slot is closed in the child
   STDIO_FD = 1,               // a copy of the parent's fd

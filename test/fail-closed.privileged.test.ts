@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnGuest, type SpawnGuestOptions } from '../lib/index.js';
-import { testHooks } from '../lib/plan.js';
+import { testHooks } from '../lib/launch-plan.js';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from './support/fixtures.js';
 import { inspectPath, runDaemon } from './support/guests.js';
 

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpawnGuestOptions } from '../lib/index.js';
-import { testHooks } from '../lib/plan.js';
+import { testHooks } from '../lib/launch-plan.js';
 import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { runGuest } from './support/guests.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native.js';
-import { STDIO_KINDS } from '../lib/plan.js';
+import { STDIO_KINDS } from '../lib/launch-plan.js';
 import { STEP_NAMES, VERIFY_ITEMS } from '../lib/steps.js';
 
 describe('tables shared with native/', () => {
@@ -10,7 +10,7 @@ describe('tables shared with native/', () => {
     expect(native.verifyItems).toEqual([...VERIFY_ITEMS]);
   });
 
-  it("stdio kinds: lib/plan.ts's numbers are native/launch.h's StdioKind", () => {
+  it("stdio kinds: lib/launch-plan.ts's numbers are native/launch.h's StdioKind", () => {
     expect(loadNative().stdioKinds).toEqual(STDIO_KINDS);
   });
 });

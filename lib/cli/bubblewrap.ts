@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { Check } from './check-report.js';
+import type { Check } from './checks/report.js';
 
 /** A program that runs bubblewrap: the bwrap file, whether it is set-uid root, and the files on the way. */
 export interface BubblewrapFound {

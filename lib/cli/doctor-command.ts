@@ -2,20 +2,20 @@ import { release } from 'node:os';
 import { capabilityName, parseCapability } from '../capabilities.js';
 import { SpawnGuestError } from '../errors.js';
 import { checkCgroup } from '../placement.js';
-import { planGuest, type GuestPlan } from '../plan-guest.js';
-import { type Check, formatCheck } from './check-report.js';
+import { planGuest, type GuestPlan } from '../guest-plan.js';
+import { type Check, formatCheck } from './checks/report.js';
 import { type FlagSpec, JSON_FLAG } from './command-line.js';
 import { CONFIG_FLAG } from './config-file.js';
 import { GUEST_FLAGS } from './guest-flags.js';
 import type { GuestCommand } from './guest-command-line.js';
 import type { GuestProfile } from './guest-profile.js';
 import { renderHelp } from './help.js';
-import { cgroupHierarchyCheck, type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './host-checks.js';
+import { cgroupHierarchyCheck, type DeviceTarget, kernelChecks, kvmCheck, tunCheck } from './checks/host.js';
 import { groupNames, namedId, userName } from './id-names.js';
-import { type LauncherCredentials, readLauncherCredentials } from './launcher-credentials.js';
-import { launchChecks } from './preflight.js';
+import { type LauncherCredentials, readLauncherCredentials } from './checks/launcher-credentials.js';
+import { launchChecks } from './checks/preflight.js';
 import { withOptionSources } from './report-error.js';
-import { tapCheck, vhostNetCheck } from './tap-checks.js';
+import { tapCheck, vhostNetCheck } from './checks/tap.js';
 
 const TAP_FLAG: FlagSpec = {
   flag: 'tap',

@@ -8,7 +8,7 @@ import { InvalidOptionError, OptionRangeError, spawnGuest, SpawnGuestError, type
 import { capLastCap } from '../../lib/capabilities.js';
 import { ngroupsMax } from '../../lib/identity.js';
 import { loadNative } from '../../lib/native.js';
-import { MAX_ARG_STRLEN } from '../../lib/plan.js';
+import { MAX_ARG_STRLEN } from '../../lib/launch-plan.js';
 import { childrenOf, FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, openFds, uidOf } from '../support/fixtures.js';
 import { inspectGuest, inspectPath, parseInspection, runGuest } from '../support/guests.js';
 

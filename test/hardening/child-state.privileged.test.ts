@@ -10,7 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
-import { testHooks } from '../../lib/plan.js';
+import { testHooks } from '../../lib/launch-plan.js';
 import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
 import { daemonScript, inspectGuest, inspectPath, parseInspection, runDaemon, type Inspection } from '../support/guests.js';
 

@@ -10,7 +10,7 @@ import { InvalidOptionError, OptionRangeError, SpawnGuestError } from '../../lib
 import { resolveIdentity } from '../../lib/identity.js';
 import { checkId, KNOWN_OPTIONS, MAX_ID, normalizeOptions, type NormalizedOptions } from '../../lib/options.js';
 import { RLIMIT_RESOURCES } from '../../lib/placement.js';
-import { buildLaunchPlan } from '../../lib/plan.js';
+import { buildLaunchPlan } from '../../lib/launch-plan.js';
 import { programCandidates } from '../../lib/program.js';
 import { STEP_NAMES } from '../../lib/steps.js';
 import { fakeNss } from '../support/fake-nss.js';

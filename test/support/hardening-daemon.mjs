@@ -19,7 +19,7 @@
 import { execFileSync } from 'node:child_process';
 import { closeSync, fstatSync, mkdirSync, openSync, readFileSync, readlinkSync, symlinkSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
-import { testHooks } from '../../dist/plan.js';
+import { testHooks } from '../../dist/launch-plan.js';
 import { loadNative } from '../../dist/native.js';
 import { childrenOf } from './children.mjs';
 

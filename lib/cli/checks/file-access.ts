@@ -1,5 +1,5 @@
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { parseCapability } from '../capabilities.js';
+import { parseCapability } from '../../capabilities.js';
 
 /** Who would open a file: the guest's ids, groups and capabilities. */
 export interface AccessIdentity {

@@ -1,10 +1,10 @@
 import { statSync } from 'node:fs';
-import { parseCapability } from '../capabilities.js';
-import { readTap, tapHolders, type TapInfo, TapError } from '../tap.js';
-import type { Check } from './check-report.js';
+import { parseCapability } from '../../capabilities.js';
+import { readTap, tapHolders, type TapInfo, TapError } from '../../tap.js';
+import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE } from './file-access.js';
-import type { DeviceTarget } from './host-checks.js';
-import { groupNames, namedId, userName } from './id-names.js';
+import type { DeviceTarget } from './host.js';
+import { groupNames, namedId, userName } from '../id-names.js';
 
 const NET_ADMIN = parseCapability('net_admin');
 

@@ -1,13 +1,13 @@
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { capabilityName, parseCapability } from '../capabilities.js';
-import type { CgroupLimit } from '../cgroup-limits.js';
-import { programPrivileges, privilegedProgramReason } from '../launch-error.js';
-import { loadNative } from '../native.js';
-import { controllerProblem, readControllerFacts } from '../own-cgroup.js';
-import { mountOf } from '../placement.js';
-import type { StepName } from '../steps.js';
-import type { Check } from './check-report.js';
+import { capabilityName, parseCapability } from '../../capabilities.js';
+import type { CgroupLimit } from '../../cgroup-limits.js';
+import { programPrivileges, privilegedProgramReason } from '../../launch-error.js';
+import { loadNative } from '../../native.js';
+import { controllerProblem, readControllerFacts } from '../../own-cgroup.js';
+import { mountOf } from '../../placement.js';
+import type { StepName } from '../../steps.js';
+import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
 import {
   maskHas,

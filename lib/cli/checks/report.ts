@@ -1,4 +1,4 @@
-import type { StepName } from '../steps.js';
+import type { StepName } from '../../steps.js';
 
 /**
  * The failures capspawn was written to end (docs/cli.md tells them in full). A check that

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { normalizeOptions } from '../lib/options.js';
-import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock, STDIO_KINDS } from '../lib/plan.js';
+import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock, STDIO_KINDS } from '../lib/launch-plan.js';
 
 const identity = { uid: 1000, gid: 990, groups: [104, 990], user: null };
 const plan = (options: object, env = new Map([['PATH', '/usr/bin']]), args: string[] = []) =>

@@ -1,9 +1,9 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { parseCapability } from '../capabilities.js';
-import type { Check } from './check-report.js';
+import { parseCapability } from '../../capabilities.js';
+import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE, type AccessIdentity } from './file-access.js';
-import { groupNames, userName } from './id-names.js';
+import { groupNames, userName } from '../id-names.js';
 
 /** Kernel features a launch relies on, and the release that brought each. */
 const KERNEL_FEATURES = [

@@ -5,8 +5,8 @@ import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
 import { RLIM_INFINITY, rlimitName, type RlimitName } from './placement.js';
-import { guestSecurebits } from './plan.js';
-import { prepareGuest, splitArguments } from './prepare.js';
+import { guestSecurebits } from './launch-plan.js';
+import { prepareGuest, splitArguments } from './prepared-guest.js';
 
 /** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
 export interface GuestPlan {
