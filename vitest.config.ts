@@ -38,7 +38,9 @@ export default defineConfig({
     testTimeout: inVm ? 600_000 : 30_000,
     hookTimeout: inVm ? 600_000 : 10_000,
     // The skip summary closes the run: one line per skipped group with its reason.
-    reporters: requirePrivileged ? ['default', 'json', './test/support/skip-summary-reporter.ts'] : ['default', './test/support/skip-summary-reporter.ts'],
+    reporters: requirePrivileged
+      ? ['default', 'json', './test/support/skip-summary-reporter.ts']
+      : ['default', './test/support/skip-summary-reporter.ts'],
     outputFile: requirePrivileged ? { json: 'test-results.json' } : undefined,
   },
 });

@@ -24,7 +24,17 @@ const plan = buildLaunchPlan(prepared.options, prepared.identity, prepared.envir
 async function launchOnly() {
   const answer = await prepared.native.launch(plan);
   if ('step' in answer) throw new Error(`launch failed at step ${answer.step}, errno ${answer.errno}`);
-  const guest = new Guest({ native: prepared.native, pid: answer.pid, pidfd: answer.pidfd, fds: answer.fds, spawnfile: '/bin/true', spawnargs: ['/bin/true'], killSignal: 15, timeout: undefined, signal: undefined });
+  const guest = new Guest({
+    native: prepared.native,
+    pid: answer.pid,
+    pidfd: answer.pidfd,
+    fds: answer.fds,
+    spawnfile: '/bin/true',
+    spawnargs: ['/bin/true'],
+    killSignal: 15,
+    timeout: undefined,
+    signal: undefined,
+  });
   await guest.exited;
 }
 

@@ -34,4 +34,12 @@ await spawnMany(o.total - o.first);
 const total = await snapshot();
 await spawnMany(o.extra);
 const extra = await snapshot();
-emit({ scenario: 'growth', launcher: o.launcher, warmup: o.warmup, first: o.first, total: o.total, extra: o.extra, at: { first, total, extra } });
+emit({
+  scenario: 'growth',
+  launcher: o.launcher,
+  warmup: o.warmup,
+  first: o.first,
+  total: o.total,
+  extra: o.extra,
+  at: { first, total, extra },
+});

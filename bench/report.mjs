@@ -31,9 +31,7 @@ function latencyFigures(results) {
       const runs = ok.filter((r) => r.launcher === launcher && r.memMiB === mem);
       if (runs.length === 0) continue;
       const medians = runs.map((r) => median(r.samples));
-      const ratios = runs
-        .map((r) => median(r.samples) / roundMedian('spawnGuest', mem, r.round))
-        .filter((v) => Number.isFinite(v));
+      const ratios = runs.map((r) => median(r.samples) / roundMedian('spawnGuest', mem, r.round)).filter((v) => Number.isFinite(v));
       const selfRatios = runs
         .map((r) => median(r.samples) / roundMedian(launcher, results.config.sizes[0], r.round))
         .filter((v) => Number.isFinite(v));
@@ -70,9 +68,24 @@ function targets(results, lat) {
   const gcd = growth['child_process/default']?.[0];
   const list = [
     ['spawnGuest within 1.15× of the C floor (as started)', 1 / fig('floor', start, 'toSpawnGuest'), (v) => v <= 1.15, times],
-    ['spawnGuest ≤ 0.85× the time of child_process.spawn (as started)', 1 / fig('child_process', start, 'toSpawnGuest'), (v) => v <= 0.85, times],
-    [`spawnGuest flat in parent memory: at ${sizeLabel(big)} ≤ 1.2× its own time as started`, sg?.[big]?.toOwnStart?.median, (v) => v <= 1.2, times],
-    [`child_process.spawn ≥ 20× slower than spawnGuest at ${sizeLabel(big)}`, fig('child_process', big, 'toSpawnGuest'), (v) => v >= 20, times],
+    [
+      'spawnGuest ≤ 0.85× the time of child_process.spawn (as started)',
+      1 / fig('child_process', start, 'toSpawnGuest'),
+      (v) => v <= 0.85,
+      times,
+    ],
+    [
+      `spawnGuest flat in parent memory: at ${sizeLabel(big)} ≤ 1.2× its own time as started`,
+      sg?.[big]?.toOwnStart?.median,
+      (v) => v <= 1.2,
+      times,
+    ],
+    [
+      `child_process.spawn ≥ 20× slower than spawnGuest at ${sizeLabel(big)}`,
+      fig('child_process', big, 'toSpawnGuest'),
+      (v) => v >= 20,
+      times,
+    ],
     ['setpriv chain ≥ 2.5× slower than spawnGuest (as started)', fig('setpriv', start, 'toSpawnGuest'), (v) => v >= 2.5, times],
     ['sudo chain ≥ 6× slower than spawnGuest (as started)', fig('sudo', start, 'toSpawnGuest'), (v) => v >= 6, times],
     [
@@ -81,7 +94,12 @@ function targets(results, lat) {
       (v) => v < 5,
       (v) => `${ms(v)} ms`,
     ],
-    [`no fd growth over ${gd ? gd.total + gd.extra : '–'} spawnGuest spawns`, gd ? fdGrowth(gd) : undefined, (v) => v <= 0, (v) => `${v} fds`],
+    [
+      `no fd growth over ${gd ? gd.total + gd.extra : '–'} spawnGuest spawns`,
+      gd ? fdGrowth(gd) : undefined,
+      (v) => v <= 0,
+      (v) => `${v} fds`,
+    ],
     [
       `RSS growth per spawn, ${g?.first ?? '–'}→${g?.total ?? '–'} after warm-up, young generation sized up front, ≤ child_process.spawn's (${gc ? kib(perSpawn(gc)) : '–'}); over the next ${g?.extra ?? '–'}: spawnGuest ${g ? kib(laterPerSpawn(g)) : '–'}, child_process ${gc ? kib(laterPerSpawn(gc)) : '–'}. With V8's defaults: spawnGuest ${gd ? kib(perSpawn(gd)) : '–'}, child_process ${gcd ? kib(perSpawn(gcd)) : '–'} (see Memory and fds)`,
       g && gc ? perSpawn(g) : undefined,
@@ -121,29 +139,30 @@ function breakdownSection(results, md, head, row) {
   const floors = runs.filter((r) => r.launcher === 'floor');
   const hop = summarize(parts.map((r) => median(r.samples.statAsync) - median(r.samples.statSync)));
   const beyondFloor = summarize(
-    parts
-      .map((r) => median(r.samples.launch) - median(floors.find((f) => f.round === r.round)?.samples ?? []))
-      .filter(Number.isFinite),
+    parts.map((r) => median(r.samples.launch) - median(floors.find((f) => f.round === r.round)?.samples ?? [])).filter(Number.isFinite),
   );
-  md.push('## Where spawnGuest\'s time goes', '');
+  md.push("## Where spawnGuest's time goes", '');
   md.push('One process per run, the parts interleaved spawn by spawn (bench/breakdown.mjs), each run beside a run of the');
   md.push('C floor, as started. *Prepare* is what spawnGuest does before the launch: option checks, the NSS lookup (one');
-  md.push('round trip through libuv\'s thread pool), the environment, the PATH search. *Launch and wait* hands a plan built');
+  md.push("round trip through libuv's thread pool), the environment, the PATH search. *Launch and wait* hands a plan built");
   md.push('once to the addon: a thread-pool round trip for the launch (clone, the child procedure, execve), the answer back');
   md.push('on the event loop, the `Guest`, and the exit seen through the pidfd. A thread-pool round trip on its own is');
-  md.push('`fs.promises.stat(\'/\')` less `fs.statSync(\'/\')`.', '');
+  md.push("`fs.promises.stat('/')` less `fs.statSync('/')`.", '');
   head(['Part', 'ms']);
   row(['Prepare (checks, NSS lookup, environment, PATH)', cell(part('prepare'))]);
   row(['Launch and wait (plan given)', cell(part('launch'))]);
   row(['Whole spawnGuest call and wait', cell(part('whole'))]);
-  row(['C floor (one C thread: clone, credential drop, execve, waitpid)', floors.length ? cell(summarize(floors.map((f) => median(f.samples)))) : 'not measured']);
+  row([
+    'C floor (one C thread: clone, credential drop, execve, waitpid)',
+    floors.length ? cell(summarize(floors.map((f) => median(f.samples)))) : 'not measured',
+  ]);
   row(['Launch and wait less the floor of the same run', beyondFloor.runs ? cell(beyondFloor) : 'not measured']);
   row(['One thread-pool round trip (stat, async less sync)', cell(hop)]);
   md.push('');
   md.push('A launch from Node that keeps blocking work off the event loop pays two thread-pool round trips (the NSS');
   md.push('lookup and the launch), each waking a pool thread and then the event loop, and the exit reaches JavaScript');
   md.push('through the event loop; the floor is one thread blocked in `clone` and then in `waitpid`. The child procedure');
-  md.push('adds the signal reset (one `rt_sigaction` per signal), `close_range` and the verify reads to the floor\'s system calls.', '');
+  md.push("adds the signal reset (one `rt_sigaction` per signal), `close_range` and the verify reads to the floor's system calls.", '');
 }
 
 /** "A cgroup of its own, and tracing": bench/lifecycle.mjs, the plain launch beside the others in each run. */
@@ -162,7 +181,12 @@ export function lifecycleSection(results, md, head, row) {
   row(['Plain spawnGuest and wait', cell(part('plain')), '', '1']);
   row(['With a cgroup of its own, made and removed', cell(part('ownCgroup')), cell(extra('ownCgroup')), cell(ratio('ownCgroup'), times)]);
   row(['With tracing subscribers', cell(part('traced')), cell(extra('traced')), cell(ratio('traced'), times)]);
-  row(['Tracing, nobody subscribed (per launch)', `${cell(summarize(runs.map((r) => r.unsubscribedNs / 1e6)), (v) => v.toFixed(6))}`, '', '']);
+  row([
+    'Tracing, nobody subscribed (per launch)',
+    `${cell(summarize(runs.map((r) => r.unsubscribedNs / 1e6)), (v) => v.toFixed(6))}`,
+    '',
+    '',
+  ]);
   md.push('');
 }
 
@@ -182,7 +206,10 @@ export function writeReport(results, outDir) {
   md.push('process; launchers were interleaved round by round and every ratio is taken between runs of the');
   md.push('same round, then the median of those ratios is shown. Figures are "median (min–max over runs)".');
   md.push('These are reports, not tests: nothing here fails CI.', '');
-  md.push(`Machine: ${m.cpu}, ${m.cpus} vCPU, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, transparent hugepages \`${m.transparentHugepages}\`, ${m.date}; the run took ${Math.round(results.durationSeconds)} s.`, '');
+  md.push(
+    `Machine: ${m.cpu}, ${m.cpus} vCPU, ${m.memoryGiB} GiB, Linux ${m.kernel}, Node ${m.node}, transparent hugepages \`${m.transparentHugepages}\`, ${m.date}; the run took ${Math.round(results.durationSeconds)} s.`,
+    '',
+  );
   for (const [l, why] of Object.entries(results.missing)) md.push(`- **${LABELS[l]} not measured:** ${why}.`);
   if (Object.keys(results.missing).length) md.push('');
 
@@ -195,21 +222,40 @@ export function writeReport(results, outDir) {
   md.push('Sequential spawn-and-wait of `/bin/true` as nobody:nogroup (uid/gid 65534), asking each launcher for');
   md.push('supplementary group nogroup and ambient CAP_NET_ADMIN, from a parent holding extra resident memory');
   md.push('(Buffers, every page written). Per run: warm-up, then up to');
-  md.push(`${results.config.latency.iterations} spawns or ${results.config.latency.budgetMs} ms (at least ${results.config.latency.minIterations}); the run's value is its median.`, '');
-  md.push('- **capspawn spawnGuest**: `spawnGuest(\'/bin/true\', [], {user: \'nobody\', primaryGroup: \'nogroup\', supplementaryGroups: [\'nogroup\'], caps: [\'net_admin\'], stdio: \'ignore\'})`, then `await guest.exited`;');
-  md.push('- **child_process.spawn {uid, gid}**: `spawn(\'/bin/true\', [], {uid: 65534, gid: 65534, stdio: \'ignore\'})` — sets neither groups nor capabilities;');
-  md.push('- **spawn setpriv**: `spawn(\'setpriv\', [\'--reuid=65534\', \'--regid=65534\', \'--groups=65534\', \'--inh-caps=+net_admin\', \'--ambient-caps=+net_admin\', \'--\', \'/bin/true\'])`;');
+  md.push(
+    `${results.config.latency.iterations} spawns or ${results.config.latency.budgetMs} ms (at least ${results.config.latency.minIterations}); the run's value is its median.`,
+    '',
+  );
+  md.push(
+    "- **capspawn spawnGuest**: `spawnGuest('/bin/true', [], {user: 'nobody', primaryGroup: 'nogroup', supplementaryGroups: ['nogroup'], caps: ['net_admin'], stdio: 'ignore'})`, then `await guest.exited`;",
+  );
+  md.push(
+    "- **child_process.spawn {uid, gid}**: `spawn('/bin/true', [], {uid: 65534, gid: 65534, stdio: 'ignore'})` — sets neither groups nor capabilities;",
+  );
+  md.push(
+    "- **spawn setpriv**: `spawn('setpriv', ['--reuid=65534', '--regid=65534', '--groups=65534', '--inh-caps=+net_admin', '--ambient-caps=+net_admin', '--', '/bin/true'])`;",
+  );
   md.push('- **spawn sudo … setpriv**: `sudo -u nobody -g nogroup -- setpriv --ambient-caps +net_admin -- /bin/true`;');
-  md.push('- **C floor**: bench/floor.c, built at bench time with `cc -O2`: `clone(CLONE_VM|CLONE_VFORK)`, the same credential drop by raw system calls, `execve`, `waitpid`, in a loop (no signal reset, verify or report pipe).', '');
+  md.push(
+    '- **C floor**: bench/floor.c, built at bench time with `cc -O2`: `clone(CLONE_VM|CLONE_VFORK)`, the same credential drop by raw system calls, `execve`, `waitpid`, in a loop (no signal reset, verify or report pipe).',
+    '',
+  );
   head(['Launcher', ...sizes.map((s) => `ms, ${sizeLabel(s)}`), ...sizes.map((s) => `× spawnGuest, ${sizeLabel(s)}`)]);
   for (const l of LAUNCHERS) {
     const f = lat[l];
-    row([LABELS[l], ...sizes.map((s) => cell(f[s]?.ms)), ...sizes.map((s) => (l === 'spawnGuest' ? '1' : cell(f[s]?.toSpawnGuest, times)))]);
+    row([
+      LABELS[l],
+      ...sizes.map((s) => cell(f[s]?.ms)),
+      ...sizes.map((s) => (l === 'spawnGuest' ? '1' : cell(f[s]?.toSpawnGuest, times))),
+    ]);
   }
   md.push('');
   const rss = sizes.map((s) => `${sizeLabel(s)}: ${ms(lat.spawnGuest[s]?.rssMiB)} MiB`).join(', ');
   md.push(`Parent RSS of the spawnGuest runs (median) — ${rss}.`);
-  const own = sizes.slice(1).map((s) => `${sizeLabel(s)} ${cell(lat.spawnGuest[s]?.toOwnStart, times)}`).join(', ');
+  const own = sizes
+    .slice(1)
+    .map((s) => `${sizeLabel(s)} ${cell(lat.spawnGuest[s]?.toOwnStart, times)}`)
+    .join(', ');
   md.push(`spawnGuest relative to its own time as started: ${own}.`, '');
   md.push(`![Latency against parent memory](${CHART})`, '');
   breakdownSection(results, md, head, row);
@@ -220,7 +266,14 @@ export function writeReport(results, outDir) {
   head(['Launcher', 'Uid', 'Gid', 'Groups', 'CapEff', 'CapAmb'], ['---', '---', '---', '---', '---', '---']);
   for (const c of results.check) {
     const f = c.fields ?? {};
-    row([LABELS[c.launcher], f.Uid ?? '–', f.Gid ?? '–', f.Groups === undefined ? '–' : f.Groups || '(none)', `\`${f.CapEff ?? '–'}\``, `\`${f.CapAmb ?? '–'}\``]);
+    row([
+      LABELS[c.launcher],
+      f.Uid ?? '–',
+      f.Gid ?? '–',
+      f.Groups === undefined ? '–' : f.Groups || '(none)',
+      `\`${f.CapEff ?? '–'}\``,
+      `\`${f.CapAmb ?? '–'}\``,
+    ]);
   }
   md.push('');
   const sudo = results.check.find((c) => c.launcher === 'sudo')?.fields;
@@ -234,7 +287,10 @@ export function writeReport(results, outDir) {
   }
 
   md.push('## Throughput', '');
-  md.push(`Spawn-and-wait of \`/bin/true\` kept at 8 or 32 in flight for ${results.config.throughput.budgetMs} ms, as started. Spawns per second (median, range over runs).`, '');
+  md.push(
+    `Spawn-and-wait of \`/bin/true\` kept at 8 or 32 in flight for ${results.config.throughput.budgetMs} ms, as started. Spawns per second (median, range over runs).`,
+    '',
+  );
   const tput = results.throughput.filter((r) => !r.error);
   const inflights = results.config.throughput.inflight;
   head(['Launcher', ...inflights.map((n) => `${n} in flight, /s`), ...inflights.map((n) => `spawnGuest ÷ it, ${n} in flight`)]);
@@ -247,7 +303,11 @@ export function writeReport(results, outDir) {
         .filter(Number.isFinite);
       return v.length ? summarize(v) : undefined;
     };
-    row([LABELS[l], ...inflights.map((n) => cell(rate(n), (v) => v.toFixed(0))), ...inflights.map((n) => (l === 'spawnGuest' ? '1' : cell(ratio(n), times)))]);
+    row([
+      LABELS[l],
+      ...inflights.map((n) => cell(rate(n), (v) => v.toFixed(0))),
+      ...inflights.map((n) => (l === 'spawnGuest' ? '1' : cell(ratio(n), times))),
+    ]);
   }
   md.push('', 'The C floor is sequential by construction and has no throughput row.', '');
 
@@ -274,8 +334,14 @@ export function writeReport(results, outDir) {
       delay((r) => r.delayMs.p99),
       delay((r) => r.delayMs.max),
       cell(pick((r) => r.longestStallMs)),
-      cell(pick((r) => r.loopTurns), (v) => v.toFixed(0)),
-      cell(pick((r) => r.elapsedMs), (v) => v.toFixed(0)),
+      cell(
+        pick((r) => r.loopTurns),
+        (v) => v.toFixed(0),
+      ),
+      cell(
+        pick((r) => r.elapsedMs),
+        (v) => v.toFixed(0),
+      ),
     ]);
   }
   md.push('');
@@ -283,15 +349,28 @@ export function writeReport(results, outDir) {
   md.push('## Memory and fds', '');
   const gcfg = results.config.growth;
   md.push(`After a warm-up of ${gcfg.warmup} spawns, sequential spawn-and-waits; RSS and open fds read after ${gcfg.first} and after`);
-  md.push(`${gcfg.total} of them (two full GCs before each reading, \`node --expose-gc\`). Growth per spawn = difference ÷ ${gcfg.total - gcfg.first}.`);
+  md.push(
+    `${gcfg.total} of them (two full GCs before each reading, \`node --expose-gc\`). Growth per spawn = difference ÷ ${gcfg.total - gcfg.first}.`,
+  );
   md.push(`A third reading after ${gcfg.extra} more spawns shows whether RSS keeps growing (a leak) or levels off.`, '');
-  md.push('Each launcher runs twice: with V8\'s defaults, and with the young generation sized up front');
+  md.push("Each launcher runs twice: with V8's defaults, and with the young generation sized up front");
   md.push('(`--min-semi-space-size=16 --max-semi-space-size=16`). V8 starts the young generation small and grows it,');
   md.push('once and up to a fixed maximum, when many objects survive its scavenges; that growth is committed heap');
   md.push('that shows as RSS in whichever window it falls, and says nothing about memory kept per spawn. The');
   md.push('"young generation" columns show it; the runs with it sized up front measure what each spawn keeps.', '');
   const later = gcfg.total + gcfg.extra;
-  head(['Launcher', 'V8 young generation', `RSS after ${gcfg.first}`, `RSS after ${gcfg.total}`, 'RSS growth per spawn', `RSS after ${later}`, `growth per spawn, ${gcfg.total}→${later}`, `fds after ${gcfg.first} / ${gcfg.total} / ${later}`, 'V8 heap used, per spawn', `young generation committed, after ${gcfg.first} / ${gcfg.total} / ${later}`]);
+  head([
+    'Launcher',
+    'V8 young generation',
+    `RSS after ${gcfg.first}`,
+    `RSS after ${gcfg.total}`,
+    'RSS growth per spawn',
+    `RSS after ${later}`,
+    `growth per spawn, ${gcfg.total}→${later}`,
+    `fds after ${gcfg.first} / ${gcfg.total} / ${later}`,
+    'V8 heap used, per spawn',
+    `young generation committed, after ${gcfg.first} / ${gcfg.total} / ${later}`,
+  ]);
   for (const g of results.growth.filter((r) => !r.error)) {
     const n = g.total - g.first;
     const { first, total, extra } = g.at;

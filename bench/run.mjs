@@ -63,7 +63,11 @@ let floorBinary = null;
     await run(cc, ['-O2', '-o', join(dir, 'floor'), join(benchDir, 'floor.c')]);
     floorBinary = join(dir, 'floor');
   } catch (error) {
-    missing.floor = `could not build bench/floor.c with ${cc}: ${String(error.stderr || error.message).trim().split('\n')[0]}`;
+    missing.floor = `could not build bench/floor.c with ${cc}: ${
+      String(error.stderr || error.message)
+        .trim()
+        .split('\n')[0]
+    }`;
   }
 }
 for (const reason of Object.values(missing)) log(`capspawn bench: ${reason}; that row is not measured`);
@@ -76,7 +80,11 @@ async function scenario(script, options, nodeFlags = []) {
     const { stdout } = await run(process.execPath, [...nodeFlags, join(benchDir, script), ...args], { maxBuffer: 64 << 20, cwd: root });
     return JSON.parse(stdout.trim().split('\n').at(-1));
   } catch (error) {
-    const why = String(error.stderr || error.message).trim().split('\n').slice(-3).join(' | ');
+    const why = String(error.stderr || error.message)
+      .trim()
+      .split('\n')
+      .slice(-3)
+      .join(' | ');
     log(`  ${script} ${args.join(' ')} failed: ${why}`);
     return { error: why };
   }
@@ -85,7 +93,9 @@ async function scenario(script, options, nodeFlags = []) {
 async function floorLatency(mem, { warmup, iterations }) {
   const { uid, gid, capNumber } = TARGET;
   try {
-    const { stdout } = await run(floorBinary, [mem, warmup, iterations, uid, gid, gid, capNumber, '--', '/bin/true'].map(String), { maxBuffer: 64 << 20 });
+    const { stdout } = await run(floorBinary, [mem, warmup, iterations, uid, gid, gid, capNumber, '--', '/bin/true'].map(String), {
+      maxBuffer: 64 << 20,
+    });
     const { rssMiB, samples } = JSON.parse(stdout.trim().split('\n').at(-1));
     return { scenario: 'latency', launcher: 'floor', memMiB: mem, rssMiB, samples };
   } catch (error) {
@@ -95,14 +105,29 @@ async function floorLatency(mem, { warmup, iterations }) {
 
 async function floorCheck() {
   const { uid, gid, capNumber } = TARGET;
-  const { stdout } = await run(floorBinary, ['0', '0', '1', uid, gid, gid, capNumber, '--', ...CHECK_PROGRAM.flat()].map(String)).catch((error) => ({ stdout: '', error }));
+  const { stdout } = await run(floorBinary, ['0', '0', '1', uid, gid, gid, capNumber, '--', ...CHECK_PROGRAM.flat()].map(String)).catch(
+    (error) => ({ stdout: '', error }),
+  );
   return { scenario: 'check', launcher: 'floor', fields: parseCheck(stdout) };
 }
 
-const results = { config, missing, machine: describeMachine(), check: [], latency: [], breakdown: [], lifecycle: [], throughput: [], storm: [], growth: [] };
+const results = {
+  config,
+  missing,
+  machine: describeMachine(),
+  check: [],
+  latency: [],
+  breakdown: [],
+  lifecycle: [],
+  throughput: [],
+  storm: [],
+  growth: [],
+};
 const rotate = (list, n) => list.map((_, i) => list[(i + n) % list.length]);
 
-log(`capspawn bench${quick ? ' (quick)' : ''}: launchers ${LAUNCHERS.filter(available).join(', ')}; parent sizes ${config.sizes.join(', ')} MiB`);
+log(
+  `capspawn bench${quick ? ' (quick)' : ''}: launchers ${LAUNCHERS.filter(available).join(', ')}; parent sizes ${config.sizes.join(', ')} MiB`,
+);
 
 // 1. What each launcher's program really gets.
 for (const launcher of LAUNCHERS.filter(available)) {
@@ -113,7 +138,8 @@ for (const launcher of LAUNCHERS.filter(available)) {
 for (let round = 0; round < config.rounds; round++) {
   for (const mem of rotate(config.sizes, round)) {
     for (const launcher of rotate(LAUNCHERS, round).filter(available)) {
-      const r = launcher === 'floor' ? await floorLatency(mem, config.floor) : await scenario('latency.mjs', { launcher, mem, ...config.latency });
+      const r =
+        launcher === 'floor' ? await floorLatency(mem, config.floor) : await scenario('latency.mjs', { launcher, mem, ...config.latency });
       results.latency.push({ round, launcher, memMiB: mem, ...r });
     }
   }
@@ -126,7 +152,12 @@ for (let round = 0; round < config.throughput.rounds; round++) {
   for (const inflight of config.throughput.inflight) {
     for (const launcher of rotate(concurrent, round)) {
       const { warmup, budgetMs } = config.throughput;
-      results.throughput.push({ round, ...(await scenario('throughput.mjs', { launcher, inflight, warmup, budgetMs })), launcher, inflight });
+      results.throughput.push({
+        round,
+        ...(await scenario('throughput.mjs', { launcher, inflight, warmup, budgetMs })),
+        launcher,
+        inflight,
+      });
     }
   }
   log(`[${elapsed()}] throughput round ${round + 1}/${config.throughput.rounds} done`);
@@ -167,7 +198,9 @@ for (const [young, flags] of Object.entries(YOUNG)) {
 log(`[${elapsed()}] growth done`);
 
 results.durationSeconds = (performance.now() - started) / 1000;
-const outDir = quick ? (process.env.CAPSPAWN_BENCH_OUT ?? mkdtempSync(join(tmpdir(), 'capspawn-bench-'))) : (process.env.CAPSPAWN_BENCH_OUT ?? join(root, 'docs'));
+const outDir = quick
+  ? (process.env.CAPSPAWN_BENCH_OUT ?? mkdtempSync(join(tmpdir(), 'capspawn-bench-')))
+  : (process.env.CAPSPAWN_BENCH_OUT ?? join(root, 'docs'));
 if (!existsSync(outDir)) mkdirSync(outDir, { recursive: true });
 const written = writeReport(results, outDir);
 // Every sample, for a closer look; not part of the docs.

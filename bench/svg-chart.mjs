@@ -36,7 +36,9 @@ export function lineChart({ title, subtitle, xLabel, yLabel, xTicks, series, wid
   const f = (n) => n.toFixed(1);
 
   const out = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="${margin.left}" y="24" font-size="16" font-weight="bold">${escape(title)}</text>`);
   if (subtitle) out.push(`<text x="${margin.left}" y="42" fill="#555">${escape(subtitle)}</text>`);
@@ -61,9 +63,12 @@ export function lineChart({ title, subtitle, xLabel, yLabel, xTicks, series, wid
     for (const p of pts) {
       if (p.lo !== undefined && p.hi !== undefined && p.hi > p.lo) {
         out.push(`<line x1="${f(px(p.x))}" x2="${f(px(p.x))}" y1="${f(py(p.hi))}" y2="${f(py(p.lo))}" stroke-width="1.5"/>`);
-        for (const y of [p.lo, p.hi]) out.push(`<line x1="${f(px(p.x) - 4)}" x2="${f(px(p.x) + 4)}" y1="${f(py(y))}" y2="${f(py(y))}" stroke-width="1.5"/>`);
+        for (const y of [p.lo, p.hi])
+          out.push(`<line x1="${f(px(p.x) - 4)}" x2="${f(px(p.x) + 4)}" y1="${f(py(y))}" y2="${f(py(y))}" stroke-width="1.5"/>`);
       }
-      out.push(`<circle cx="${f(px(p.x))}" cy="${f(py(p.y))}" r="3.5"><title>${escape(`${s.label}: ${p.y.toFixed(3)} ms`)}</title></circle>`);
+      out.push(
+        `<circle cx="${f(px(p.x))}" cy="${f(py(p.y))}" r="3.5"><title>${escape(`${s.label}: ${p.y.toFixed(3)} ms`)}</title></circle>`,
+      );
     }
     out.push('</g>');
     const ly = margin.top + 10 + i * 22;

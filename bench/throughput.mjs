@@ -11,4 +11,11 @@ await keepInFlight(once, { inflight: o.inflight, count: o.warmup });
 const start = performance.now();
 const completed = await keepInFlight(once, { inflight: o.inflight, deadline: start + o.budgetMs });
 const elapsedMs = performance.now() - start;
-emit({ scenario: 'throughput', launcher: o.launcher, inflight: o.inflight, completed, elapsedMs, perSecond: (completed * 1000) / elapsedMs });
+emit({
+  scenario: 'throughput',
+  launcher: o.launcher,
+  inflight: o.inflight,
+  completed,
+  elapsedMs,
+  perSecond: (completed * 1000) / elapsedMs,
+});

@@ -101,7 +101,7 @@ export class AdoptedGuest implements AsyncDisposable {
 export function adoptGuest(cgroupPath: string, options: { keep?: boolean } = {}): AdoptedGuest {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
   const { dir, path } = checkCgroupDir(cgroupPath, 'cgroupPath');
-  if (path === '/') throw invalidValue('cgroupPath', 'must name a guest\'s cgroup, not the root of the hierarchy', cgroupPath);
+  if (path === '/') throw invalidValue('cgroupPath', "must name a guest's cgroup, not the root of the hierarchy", cgroupPath);
   return new AdoptedGuest(new CgroupTree(loadNative(), dir, path, options.keep === true), path);
 }
 

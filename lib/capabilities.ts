@@ -56,12 +56,7 @@ export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
  * A capability as the options accept it: `'net_admin'`, `'CAP_NET_ADMIN'`, `'cap_net_admin'`,
  * `'+net_admin'` (setpriv's spelling) or its number, `12`; at run time any case is accepted.
  */
-export type CapabilitySpec =
-  | CapabilityName
-  | `CAP_${Uppercase<CapabilityName>}`
-  | `cap_${CapabilityName}`
-  | `+${CapabilityName}`
-  | number;
+export type CapabilitySpec = CapabilityName | `CAP_${Uppercase<CapabilityName>}` | `cap_${CapabilityName}` | `+${CapabilityName}` | number;
 
 const capabilityNumbers = new Map<string, number>(CAPABILITY_NAMES.map((name, n) => [name, n]));
 
@@ -105,7 +100,11 @@ export function parseCapability(spec: unknown, option = 'caps', lastCap = capLas
   if (cap === undefined) {
     const dashed = name.replace(/-/g, '_');
     const hint = capabilityNumbers.has(dashed) ? ` (did you mean '${dashed}'?)` : '';
-    throw invalidValue(option, `names no capability${hint}; spellings are 'net_admin', 'CAP_NET_ADMIN', 'cap_net_admin', '+net_admin' or 12`, spec);
+    throw invalidValue(
+      option,
+      `names no capability${hint}; spellings are 'net_admin', 'CAP_NET_ADMIN', 'cap_net_admin', '+net_admin' or 12`,
+      spec,
+    );
   }
   if (cap > lastCap) {
     throw outOfRange(option, `a capability this kernel knows (cap_last_cap is ${lastCap})`, spec);

@@ -32,7 +32,8 @@ function amount(value: string | number, option: string, { max = true, min = 0n, 
   const text = typeof value === 'number' ? (Number.isSafeInteger(value) ? String(value) : '') : value;
   if (max && text === 'max') return text;
   const what = `an integer from ${min} to ${upper}${max ? " or 'max'" : ''}`;
-  if (!/^-?\d+$/.test(text)) throw typeof value === 'number' ? outOfRange(option, what, value) : invalidValue(option, `must be ${what}`, value);
+  if (!/^-?\d+$/.test(text))
+    throw typeof value === 'number' ? outOfRange(option, what, value) : invalidValue(option, `must be ${what}`, value);
   const n = BigInt(text);
   if (n < min || n > upper) throw outOfRange(option, what, value);
   return String(n);
@@ -55,7 +56,8 @@ function cpuMax(value: string | number, option: string): string {
 /** io.weight: a weight from 1 to 10000, or `default N` / `MAJ:MIN N` lines as the file takes them. */
 function ioWeight(value: string | number, option: string): string {
   if (typeof value === 'number') return weight(value, option);
-  if (!/^((default|\d+:\d+) )?\d+$/.test(value)) throw invalidValue(option, "must be a weight from 1 to 10000, 'default N' or 'MAJ:MIN N'", value);
+  if (!/^((default|\d+:\d+) )?\d+$/.test(value))
+    throw invalidValue(option, "must be a weight from 1 to 10000, 'default N' or 'MAJ:MIN N'", value);
   weight(value.split(' ').pop()!, option);
   return value;
 }
@@ -121,7 +123,11 @@ export function checkCgroupLimits(limits: unknown): CgroupLimit[] {
     const option = `cgroup.limits.${file}`;
     const check = Object.hasOwn(CGROUP_LIMIT_FILES, file) ? CGROUP_LIMIT_FILES[file] : HUGETLB_LIMIT.test(file) ? bytes : undefined;
     if (check === undefined) {
-      throw invalidValue(option, `names no cgroup v2 limit capspawn writes; names are ${Object.keys(CGROUP_LIMIT_FILES).join(', ')}, hugetlb.<size>.max`, file);
+      throw invalidValue(
+        option,
+        `names no cgroup v2 limit capspawn writes; names are ${Object.keys(CGROUP_LIMIT_FILES).join(', ')}, hugetlb.<size>.max`,
+        file,
+      );
     }
     if (typeof value !== 'number' && typeof value !== 'string') throw invalidType(option, 'a number or a string', value);
     if (typeof value === 'string' && /[\0\n]/.test(value)) throw invalidValue(option, 'must be one line without NUL', value);
@@ -134,7 +140,11 @@ export function checkCgroupName(name: unknown): string | undefined {
   if (name === undefined) return undefined;
   if (typeof name !== 'string') throw invalidType('cgroup.name', 'a directory name', name);
   if (!/^[A-Za-z0-9_@:+-][A-Za-z0-9_.@:+-]{0,254}$/.test(name) || name.startsWith('cgroup.')) {
-    throw invalidValue('cgroup.name', 'must be one directory name of letters, digits and _ . @ : + - (at most 255, not starting with "." or "cgroup.")', name);
+    throw invalidValue(
+      'cgroup.name',
+      'must be one directory name of letters, digits and _ . @ : + - (at most 255, not starting with "." or "cgroup.")',
+      name,
+    );
   }
   return name;
 }

@@ -96,7 +96,9 @@ export function globSkipReason(name: string): GlobSkipReason | undefined {
 }
 
 /** The exactly named loader and interpreter variables of {@link GLOB_SKIPPED_VARIABLES}. */
-export const LOADER_VARIABLES: ReadonlySet<string> = new Set([...skippedExactly].filter(([, reason]) => reason !== 'identity').map(([name]) => name));
+export const LOADER_VARIABLES: ReadonlySet<string> = new Set(
+  [...skippedExactly].filter(([, reason]) => reason !== 'identity').map(([name]) => name),
+);
 
 /** Whether a `passEnv` glob skips this variable as a loader or interpreter hook (see {@link GLOB_SKIPPED_VARIABLES}). */
 export function isLoaderVariable(name: string): boolean {
@@ -126,7 +128,10 @@ export interface EnvironmentRequest {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`, 's');
 }
 

@@ -20,7 +20,8 @@ export function describeReceived(value: unknown): string {
     return name ? `an instance of ${name}` : 'an object';
   }
   if (typeof value === 'bigint') return `type bigint (${value}n)`;
-  let shown = typeof value === 'string' ? JSON.stringify(value) : typeof value === 'symbol' ? value.toString() : `${value as number | boolean}`;
+  let shown =
+    typeof value === 'string' ? JSON.stringify(value) : typeof value === 'symbol' ? value.toString() : `${value as number | boolean}`;
   if (shown.length > 40) shown = `${shown.slice(0, 37)}...`;
   return `type ${typeof value} (${shown})`;
 }

@@ -33,12 +33,17 @@ export class GuestTerminal extends Duplex {
 
   /** Sets the guest's window size; the kernel sends its foreground process group SIGWINCH. */
   resize(cols: number, rows: number): void {
-    for (const [name, n] of [['cols', cols], ['rows', rows]] as const) {
-      if (!Number.isInteger(n) || n < 1 || n > 65535) throw new RangeError(`The "${name}" argument must be an integer from 1 to 65535. Received ${n}`);
+    for (const [name, n] of [
+      ['cols', cols],
+      ['rows', rows],
+    ] as const) {
+      if (!Number.isInteger(n) || n < 1 || n > 65535)
+        throw new RangeError(`The "${name}" argument must be an integer from 1 to 65535. Received ${n}`);
     }
     if (this.destroyed) throw Object.assign(new Error('the terminal is closed'), { code: 'ERR_STREAM_DESTROYED' });
     const err = this.#native.setWindowSize(this.#fd, cols, rows);
-    if (err !== 0) throw Object.assign(new Error(`TIOCSWINSZ failed: ${errnoName(-err)}`), { code: errnoName(-err), errno: err, syscall: 'ioctl' });
+    if (err !== 0)
+      throw Object.assign(new Error(`TIOCSWINSZ failed: ${errnoName(-err)}`), { code: errnoName(-err), errno: err, syscall: 'ioctl' });
   }
 
   /** Node stream plumbing (Duplex). */

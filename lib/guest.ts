@@ -116,9 +116,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     if (init.terminal && master === undefined) throw new Error('a terminal guest came back without its pty master');
     this.terminal = init.terminal && master !== undefined ? new GuestTerminal(init.native, master) : null;
     this.stdio = init.fds.map((fd, slot) => (init.terminal && slot < 3 ? null : wrapFd(fd, slot)));
-    this.stdin = (this.stdio[0] ?? null);
-    this.stdout = (this.stdio[1] ?? null);
-    this.stderr = (this.stdio[2] ?? null);
+    this.stdin = this.stdio[0] ?? null;
+    this.stdout = this.stdio[1] ?? null;
+    this.stderr = this.stdio[2] ?? null;
     this.cgroup = init.cgroup?.dir ?? null;
     this.#detached = init.detached === true;
     if (init.cgroup?.own) this.#tree = new CgroupTree(init.native, init.cgroup.dir, init.cgroup.line.slice(3, -1), init.cgroup.keep);
@@ -139,7 +139,8 @@ export class Guest extends EventEmitter implements AsyncDisposable {
       this.exitCode = exit.code;
       this.signalCode = exit.signal;
       settle(exit);
-      if (exitChannel.hasSubscribers) exitChannel.publish({ pid: this.pid, ...exit, duration: performance.now() - started } satisfies ExitTraceMessage);
+      if (exitChannel.hasSubscribers)
+        exitChannel.publish({ pid: this.pid, ...exit, duration: performance.now() - started } satisfies ExitTraceMessage);
       this.emit('exit', exit.code, exit.signal);
       void streamsClosed.then(() => this.emit('close', exit.code, exit.signal));
     });
@@ -219,7 +220,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
     if (!this.#detached) {
       throw Object.assign(
         new Error(
-          'killTree needs a cgroup of the guest\'s own (cgroup: { parent }) or a detached guest (detached: true, its process group); ' +
+          "killTree needs a cgroup of the guest's own (cgroup: { parent }) or a detached guest (detached: true, its process group); " +
             'without either, the processes it started cannot be told apart from others',
         ),
         { code: 'ERR_CAPSPAWN_NO_TREE' },

@@ -114,7 +114,13 @@ export async function resolveIdentity(
 
   const entry = answer.user ?? null;
   if (entry === null && typeof user === 'string') {
-    throw lookupError('ERR_CAPSPAWN_UNKNOWN_USER', 'user', `no user named "${shortText(user)}": check the name, or pass a uid as a number`, 'getpwnam_r', spawnargs);
+    throw lookupError(
+      'ERR_CAPSPAWN_UNKNOWN_USER',
+      'user',
+      `no user named "${shortText(user)}": check the name, or pass a uid as a number`,
+      'getpwnam_r',
+      spawnargs,
+    );
   }
   const uid = entry?.uid ?? (user as number);
 
@@ -122,7 +128,13 @@ export async function resolveIdentity(
   named.forEach((n, i) => {
     const group = answer.groups?.[i] ?? null;
     if (group === null) {
-      throw lookupError('ERR_CAPSPAWN_UNKNOWN_GROUP', n.option, `no group named "${shortText(n.spec)}" (${n.option}): check the name, or pass a gid as a number`, 'getgrnam_r', spawnargs);
+      throw lookupError(
+        'ERR_CAPSPAWN_UNKNOWN_GROUP',
+        n.option,
+        `no group named "${shortText(n.spec)}" (${n.option}): check the name, or pass a gid as a number`,
+        'getgrnam_r',
+        spawnargs,
+      );
     }
     gidOf.set(n.spec, group.gid);
   });
@@ -173,8 +185,14 @@ export async function resolveIdentity(
     if (gid === 0) throw refuse('primaryGroup', 'gid 0 (root) as the primary group');
     if (extra.includes(0) && !base.includes(0)) throw refuse(`extraGroups[${extra.indexOf(0)}]`, 'gid 0 (root) as a supplementary group');
     if (groups.includes(0)) {
-      const option = supplementaryGroups === undefined ? 'supplementaryGroups' : `supplementaryGroups[${supplementaryGroups.map(toGid).indexOf(0)}]`;
-      throw refuse(option, supplementaryGroups === undefined ? "gid 0 (root), which is among the user's groups from NSS," : 'gid 0 (root) as a supplementary group');
+      const option =
+        supplementaryGroups === undefined ? 'supplementaryGroups' : `supplementaryGroups[${supplementaryGroups.map(toGid).indexOf(0)}]`;
+      throw refuse(
+        option,
+        supplementaryGroups === undefined
+          ? "gid 0 (root), which is among the user's groups from NSS,"
+          : 'gid 0 (root) as a supplementary group',
+      );
     }
   }
   return { uid, gid, groups, user: entry };

@@ -14,13 +14,7 @@ export { createTap, deleteTap, readTap, TapError, TUN_FLAGS, MAX_TAP_NAME_BYTES,
 export type { SpawnGuestOptions, IdSpec, StdioSpec, StdioFile } from './options.js';
 export { RLIMIT_RESOURCES, type RlimitName, type RlimitValue } from './placement.js';
 export { NAMESPACE_KINDS, type ProcPlacement, type LimitPair } from './proc-placement.js';
-export {
-  SpawnGuestError,
-  InvalidOptionError,
-  OptionRangeError,
-  UnsupportedPlatformError,
-  type SpawnGuestErrorFields,
-} from './errors.js';
+export { SpawnGuestError, InvalidOptionError, OptionRangeError, UnsupportedPlatformError, type SpawnGuestErrorFields } from './errors.js';
 export {
   CAPABILITY_NAMES,
   parseCapability,
@@ -34,4 +28,11 @@ export {
 } from './capabilities.js';
 export { readProcStatus, parseProcStatus, type ProcStatus, type CapabilitySet, type IdQuad } from './proc-status.js';
 export { STEP_NAMES, VERIFY_ITEMS, type StepName, type VerifyItem } from './steps.js';
-export { GLOB_SKIPPED_VARIABLES, LOADER_VARIABLES, DEFAULT_PATH, globSkipReason, isLoaderVariable, type GlobSkipReason } from './environment.js';
+export {
+  GLOB_SKIPPED_VARIABLES,
+  LOADER_VARIABLES,
+  DEFAULT_PATH,
+  globSkipReason,
+  isLoaderVariable,
+  type GlobSkipReason,
+} from './environment.js';

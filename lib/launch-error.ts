@@ -27,7 +27,9 @@ function isDirectory(path: string | undefined): boolean {
 /** A name from /etc/passwd or /etc/group for an error message, else the number. */
 function nameOf(id: number, file: '/etc/passwd' | '/etc/group'): string {
   try {
-    const line = readFileSync(file, 'latin1').split('\n').find((l) => l.split(':')[2] === String(id));
+    const line = readFileSync(file, 'latin1')
+      .split('\n')
+      .find((l) => l.split(':')[2] === String(id));
     if (line) return line.slice(0, line.indexOf(':'));
   } catch {}
   return `${file === '/etc/passwd' ? 'uid' : 'gid'} ${id}`;
@@ -150,7 +152,9 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
     case 'cgroup':
       return `could not join the cgroup through ${ctx.cgroupProcs ?? 'cgroup.procs'}: check that it exists, that this process may write it, and (EBUSY) that the cgroup has no child cgroups with controllers enabled`;
     case 'setns':
-      return code === 'EINVAL' || code === 'ENOTTY' ? 'the "netns" option does not refer to a network namespace' : 'could not open or join the network namespace';
+      return code === 'EINVAL' || code === 'ENOTTY'
+        ? 'the "netns" option does not refer to a network namespace'
+        : 'could not open or join the network namespace';
     case 'setresuid':
       if (code === 'EAGAIN') return `uid ${ctx.uid} has reached its process limit (RLIMIT_NPROC)`;
       break;
@@ -241,7 +245,13 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
   // The message repeats paths and the program cut to a readable length, as Node's own errors
   // cut long values; `path` and `spawnargs` keep them whole.
   const cut = (text: string | undefined) => (text === undefined ? undefined : shortText(text));
-  const shown: LaunchContext = { ...ctx, file: shortText(ctx.file), cwd: cut(ctx.cwd), guestPath: cut(ctx.guestPath), cgroupProcs: cut(ctx.cgroupProcs) };
+  const shown: LaunchContext = {
+    ...ctx,
+    file: shortText(ctx.file),
+    cwd: cut(ctx.cwd),
+    guestPath: cut(ctx.guestPath),
+    cgroupProcs: cut(ctx.cgroupProcs),
+  };
   const message = `spawnGuest ${shown.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, shown, { ...fields, path: cut(fields.path) })}`;
   return new SpawnGuestError(message, fields, ctx.spawnargs);
 }

@@ -131,7 +131,11 @@ function checkArgumentSizes(argv: readonly string[], env: readonly string[], fil
   const check = (s: string, option: string) => {
     const bytes = Buffer.byteLength(s) + 1;
     if (bytes > MAX_ARG_STRLEN) {
-      throw new OptionRangeError('ERR_CAPSPAWN_E2BIG', option, `The "${option}" string is ${bytes} bytes; execve accepts at most ${MAX_ARG_STRLEN} (MAX_ARG_STRLEN, E2BIG)`);
+      throw new OptionRangeError(
+        'ERR_CAPSPAWN_E2BIG',
+        option,
+        `The "${option}" string is ${bytes} bytes; execve accepts at most ${MAX_ARG_STRLEN} (MAX_ARG_STRLEN, E2BIG)`,
+      );
     }
     total += bytes;
   };
@@ -139,7 +143,11 @@ function checkArgumentSizes(argv: readonly string[], env: readonly string[], fil
   env.forEach((e) => check(e, `env.${e.slice(0, e.indexOf('='))}`));
   const limit = argumentSpaceLimit();
   if (total > limit) {
-    throw new OptionRangeError('ERR_CAPSPAWN_E2BIG', 'args', `Arguments and environment take ${total} bytes; execve accepts at most ${limit} here (a quarter of the stack limit, E2BIG)`);
+    throw new OptionRangeError(
+      'ERR_CAPSPAWN_E2BIG',
+      'args',
+      `Arguments and environment take ${total} bytes; execve accepts at most ${limit} here (a quarter of the stack limit, E2BIG)`,
+    );
   }
 }
 
@@ -196,6 +204,9 @@ export function buildLaunchPlan(
  * (the kernel ignores them under no_new_privs) and file capabilities (they clear the ambient
  * set even then), unless allowPrivilegedPrograms.
  */
-export function programRefusals(options: { allowPrivilegedPrograms: boolean; noNewPrivileges: boolean }): { setId: boolean; fileCaps: boolean } {
+export function programRefusals(options: { allowPrivilegedPrograms: boolean; noNewPrivileges: boolean }): {
+  setId: boolean;
+  fileCaps: boolean;
+} {
   return { setId: !options.allowPrivilegedPrograms && !options.noNewPrivileges, fileCaps: !options.allowPrivilegedPrograms };
 }

@@ -70,7 +70,12 @@ export interface LaunchTrace {
 }
 
 /** Publishes `start` and returns the trace, or undefined (building nothing) when nobody listens. */
-export function traceStart(options: NormalizedOptions, identity: Identity, environment: ReadonlyMap<string, string>, argv: readonly string[]): LaunchTrace | undefined {
+export function traceStart(
+  options: NormalizedOptions,
+  identity: Identity,
+  environment: ReadonlyMap<string, string>,
+  argv: readonly string[],
+): LaunchTrace | undefined {
   if (!spawnTrace.start.hasSubscribers && !spawnTrace.end.hasSubscribers && !spawnTrace.error.hasSubscribers) return undefined;
   const cgroup = options.cgroup === undefined ? null : 'dir' in options.cgroup ? options.cgroup.dir : { parent: options.cgroup.parent };
   const message: SpawnTraceMessage = {

@@ -6,8 +6,7 @@ import type { LaunchPlan } from './launch-plan.js';
 
 /** What native/launch.cc answers: a running child, or the step that failed. */
 export type LaunchAnswer =
-  | { pid: number; pidfd: number; fds: number[] }
-  | { step: number; errno: number; detail: number; signal: number; program?: number[] };
+  { pid: number; pidfd: number; fds: number[] } | { step: number; errno: number; detail: number; signal: number; program?: number[] };
 
 export interface PidfdWatchHandle {
   kill(signal: number): number;
@@ -23,7 +22,14 @@ export interface NativeAddon {
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;
   /** native/tap.cc: one TAP operation; an errno and the call that failed, or nothing. */
-  tap(request: { op: number; name: string; flags: number; owner: number; group: number; up: boolean }): Promise<{ errno?: number; syscall?: string }>;
+  tap(request: {
+    op: number;
+    name: string;
+    flags: number;
+    owner: number;
+    group: number;
+    up: boolean;
+  }): Promise<{ errno?: number; syscall?: string }>;
   cloneSharesMemory(): boolean;
   /** This process's securebits (prctl PR_GET_SECUREBITS). */
   securebits(): number;
@@ -39,10 +45,7 @@ export interface NativeAddon {
   pidfdOpen(pid: number): number;
   /** pidfd_send_signal: 0, or the errno. */
   pidfdSignal(pidfd: number, signal: number): number;
-  PidfdWatch: new (
-    pidfd: number,
-    onExit: (code: number | null, signal: number | null, waitErrno: number) => void,
-  ) => PidfdWatchHandle;
+  PidfdWatch: new (pidfd: number, onExit: (code: number | null, signal: number | null, waitErrno: number) => void) => PidfdWatchHandle;
 }
 
 /** The package root: lib/ (sources) and dist/ (build) both sit one level below it. */

@@ -281,13 +281,16 @@ export function checkSignal(value: unknown, option: string): number {
 function checkTerminal(value: unknown): { cols: number; rows: number } | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return { cols: 80, rows: 24 };
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw invalidType('terminal', 'a boolean or { cols, rows }', value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalidType('terminal', 'a boolean or { cols, rows }', value);
   const size = value as Record<string, unknown>;
-  for (const key of Object.keys(size)) if (key !== 'cols' && key !== 'rows') throw invalidValue(`terminal.${key}`, 'is not a field of terminal (cols, rows)', size[key]);
+  for (const key of Object.keys(size))
+    if (key !== 'cols' && key !== 'rows') throw invalidValue(`terminal.${key}`, 'is not a field of terminal (cols, rows)', size[key]);
   const dimension = (key: 'cols' | 'rows', fallback: number): number => {
     const n = size[key];
     if (n === undefined) return fallback;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535) throw outOfRange(`terminal.${key}`, 'an integer from 1 to 65535', n);
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 65535)
+      throw outOfRange(`terminal.${key}`, 'an integer from 1 to 65535', n);
     return n;
   };
   return { cols: dimension('cols', 80), rows: dimension('rows', 24) };
@@ -297,7 +300,11 @@ function checkTerminal(value: unknown): { cols: number; rows: number } | undefin
 function checkTerminalStdio(value: unknown): StdioSlotPlan[] {
   const list: unknown = value === undefined ? [] : value;
   if (!Array.isArray(list) || list.slice(0, 3).some((spec) => spec !== undefined && spec !== null)) {
-    throw invalidValue('stdio', 'slots 0-2 exclude "terminal": the guest\'s stdin, stdout and stderr are its pty (leave them out or null)', value);
+    throw invalidValue(
+      'stdio',
+      'slots 0-2 exclude "terminal": the guest\'s stdin, stdout and stderr are its pty (leave them out or null)',
+      value,
+    );
   }
   const rest = checkStdio([...list.slice(0, 3).map(() => 'ignore'), ...(list as unknown[]).slice(3)]).slice(3);
   const pty: StdioSlotPlan[] = [0, 1, 2].map(() => ({ kind: 'terminal', fd: -1 }));
@@ -339,7 +346,8 @@ export const DEFAULT_LOG_MODE = 0o640;
 function checkStdioFile(spec: Record<string, unknown>, slot: number): { path: string; append: boolean; mode: number } {
   const option = `stdio[${slot}]`;
   for (const key of Object.keys(spec)) {
-    if (key !== 'file' && key !== 'append' && key !== 'mode') throw invalidValue(`${option}.${key}`, 'is not a key of a stdio file (file, append, mode)', spec[key]);
+    if (key !== 'file' && key !== 'append' && key !== 'mode')
+      throw invalidValue(`${option}.${key}`, 'is not a key of a stdio file (file, append, mode)', spec[key]);
   }
   const path = checkString(spec.file, `${option}.file`, { allowEmpty: false });
   if (slot === 0 && (spec.append !== undefined || spec.mode !== undefined)) {
@@ -349,7 +357,8 @@ function checkStdioFile(spec: Record<string, unknown>, slot: number): { path: st
   let mode = DEFAULT_LOG_MODE;
   if (spec.mode !== undefined) {
     if (typeof spec.mode !== 'number') throw invalidType(`${option}.mode`, 'a file mode such as 0o640', spec.mode);
-    if (!Number.isInteger(spec.mode) || spec.mode < 0 || spec.mode > 0o7777) throw outOfRange(`${option}.mode`, 'a file mode from 0 to 0o7777', spec.mode);
+    if (!Number.isInteger(spec.mode) || spec.mode < 0 || spec.mode > 0o7777)
+      throw outOfRange(`${option}.mode`, 'a file mode from 0 to 0o7777', spec.mode);
     mode = spec.mode;
   }
   return { path, append, mode };

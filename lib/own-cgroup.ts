@@ -55,7 +55,10 @@ export function readControllerFacts(parent: string): ControllerFacts {
  * The first limit whose controller the parent does not enable for its children, as the error
  * that says how to enable it; undefined when every limit can be written. Pure.
  */
-export function controllerProblem(request: { parent: string; limits: readonly CgroupLimit[] }, facts: ControllerFacts): OptionRangeError | undefined {
+export function controllerProblem(
+  request: { parent: string; limits: readonly CgroupLimit[] },
+  facts: ControllerFacts,
+): OptionRangeError | undefined {
   for (const limit of request.limits) {
     if (facts.subtreeControl.includes(limit.controller)) continue;
     const option = `cgroup.limits.${limit.file}`;
@@ -72,7 +75,14 @@ export function controllerProblem(request: { parent: string; limits: readonly Cg
   return undefined;
 }
 
-function cgroupFailure(error: unknown, syscall: string, path: string, what: string, option: string | undefined, spawnargs: readonly string[]): SpawnGuestError {
+function cgroupFailure(
+  error: unknown,
+  syscall: string,
+  path: string,
+  what: string,
+  option: string | undefined,
+  spawnargs: readonly string[],
+): SpawnGuestError {
   const { errno = 0, code = 'EIO' } = error as { errno?: number; code?: string };
   const failure = new SpawnGuestError(
     `spawnGuest: ${syscall} ${path} failed: ${code} (${errnoMessage(-errno)}): ${what}`,
@@ -115,7 +125,14 @@ export function createOwnCgroup(request: OwnCgroupRequest, spawnargs: readonly s
       writeFileSync(file, limit.text);
     } catch (error) {
       removeCgroup(dir);
-      throw cgroupFailure(error, 'write', file, `the kernel refused ${JSON.stringify(limit.text)} for ${limit.file}`, `cgroup.limits.${limit.file}`, spawnargs);
+      throw cgroupFailure(
+        error,
+        'write',
+        file,
+        `the kernel refused ${JSON.stringify(limit.text)} for ${limit.file}`,
+        `cgroup.limits.${limit.file}`,
+        spawnargs,
+      );
     }
   }
   const path = request.parentPath === '/' ? `/${name}` : `${request.parentPath}/${name}`;

@@ -75,7 +75,10 @@ function limitValue(value: unknown, option: string): bigint {
 function ownHardLimits(): Map<number, bigint> {
   const text = readFileSync('/proc/self/limits', 'latin1');
   // The rows follow the RLIMIT numbers in order (fs/proc/base.c, lnames[]).
-  const rows = text.split('\n').slice(1).filter((line) => line.trim() !== '');
+  const rows = text
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '');
   const limits = new Map<number, bigint>();
   rows.forEach((line, resource) => {
     const hard = line.slice(26).trim().split(/\s+/)[1];
@@ -174,7 +177,11 @@ export function checkCgroupDir(cgroup: unknown, option: string): { dir: string; 
   }
   const mount = isCgroup2 ? mountOf(cgroup, 'cgroup2')?.point : undefined;
   if (mount === undefined) {
-    throw new OptionRangeError('ERR_CAPSPAWN_NOT_CGROUP2', option, `The "${option}" option must name an existing cgroup v2 directory; ${cgroup} is not one`);
+    throw new OptionRangeError(
+      'ERR_CAPSPAWN_NOT_CGROUP2',
+      option,
+      `The "${option}" option must name an existing cgroup v2 directory; ${cgroup} is not one`,
+    );
   }
   return { dir: cgroup, path: `/${relative(mount, cgroup)}` };
 }

@@ -46,7 +46,11 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
   }
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');
-  const candidates = programCandidates(options.file, () => options.cwd ?? daemonWorkingDirectory('file', options.file, spawnargs), guestPath);
+  const candidates = programCandidates(
+    options.file,
+    () => options.cwd ?? daemonWorkingDirectory('file', options.file, spawnargs),
+    guestPath,
+  );
   const context: LaunchContext = {
     file: options.file,
     candidates,

@@ -32,9 +32,18 @@ function limit(text: string): number | 'unlimited' {
 }
 
 /** Parses the texts of /proc/<pid>/{cgroup,limits,oom_score_adj,stat} and the ns links. */
-export function parsePlacement(files: { cgroup: string; limits: string; oomScoreAdj: string; stat: string; namespaces: Record<string, string> }): ProcPlacement {
+export function parsePlacement(files: {
+  cgroup: string;
+  limits: string;
+  oomScoreAdj: string;
+  stat: string;
+  namespaces: Record<string, string>;
+}): ProcPlacement {
   const cgroup = /^0::(.*)$/m.exec(files.cgroup)?.[1] ?? '';
-  const rows = files.limits.split('\n').slice(1).filter((line) => line.trim() !== '');
+  const rows = files.limits
+    .split('\n')
+    .slice(1)
+    .filter((line) => line.trim() !== '');
   const limits = {} as Record<RlimitName, LimitPair>;
   rows.forEach((line, resource) => {
     const [soft, hard] = line.slice(26).trim().split(/\s+/);

@@ -82,7 +82,11 @@ export async function spawnGuest(
     } finally {
       files?.close();
     }
-    const cgroup = own ? { ...own, own: true } : options.cgroup && 'procs' in options.cgroup ? { ...options.cgroup, own: false, keep: true } : undefined;
+    const cgroup = own
+      ? { ...own, own: true }
+      : options.cgroup && 'procs' in options.cgroup
+        ? { ...options.cgroup, own: false, keep: true }
+        : undefined;
 
     const guest = new Guest({
       native,

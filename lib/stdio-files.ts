@@ -46,7 +46,8 @@ export function openStdioFiles(stdio: StdioSlotPlan[], spawnargs: readonly strin
       const key = `${index === 0 ? 'r' : 'w'}:${path}`;
       const earlier = opened.get(key);
       if (earlier) {
-        if (earlier.append !== append) throw invalidValue(`stdio[${index}].append`, `must match stdio[${earlier.slot}], which opens the same file`, append);
+        if (earlier.append !== append)
+          throw invalidValue(`stdio[${index}].append`, `must match stdio[${earlier.slot}], which opens the same file`, append);
         return { kind: 'fd', fd: earlier.fd };
       }
       let fd: number;

@@ -117,7 +117,9 @@ function checkFlag(value: unknown, option: string): boolean {
 const KNOWN_TAP_OPTIONS = new Set(['user', 'group', 'vnetHdr', 'multiQueue', 'up']);
 
 /** Checks createTap's options; looks nothing up. */
-export function checkTapOptions(options: unknown): Required<Pick<TapOptions, 'vnetHdr' | 'multiQueue' | 'up'>> & Pick<TapOptions, 'user' | 'group'> {
+export function checkTapOptions(
+  options: unknown,
+): Required<Pick<TapOptions, 'vnetHdr' | 'multiQueue' | 'up'>> & Pick<TapOptions, 'user' | 'group'> {
   if (options === undefined) return { vnetHdr: false, multiQueue: false, up: false };
   if (options === null || typeof options !== 'object') throw invalidType('options', 'an object', options);
   const o = options as Record<string, unknown>;
@@ -139,7 +141,8 @@ export function tapHint(code: string, syscall: string, device: string, holders: 
   if (code === 'ENODEV') return `no network interface named ${device} in this network namespace`;
   if (syscall === 'open' && code === 'ENOENT') return '/dev/net/tun is missing: load the tun module (modprobe tun)';
   if (syscall === 'open') return 'this process cannot open /dev/net/tun read-write (it is usually 0666)';
-  if (code === 'EPERM') return 'needs CAP_NET_ADMIN (in the user namespace that owns this network namespace): run as root or grant the capability';
+  if (code === 'EPERM')
+    return 'needs CAP_NET_ADMIN (in the user namespace that owns this network namespace): run as root or grant the capability';
   if (code === 'EBUSY') {
     const who = holders.length > 0 ? `: held by pid ${holders.join(', ')}` : '';
     return `a process still has ${device} attached (an orphaned QEMU?)${who}; stop it first (a guest started with a cgroup or --pdeathsig leaves none behind)`;
@@ -172,7 +175,10 @@ export function tapHolders(device: string): number[] {
 function tapFailure(call: string, device: string, errno: number, syscall: string): TapError {
   const code = errnoName(errno);
   const hint = tapHint(code, syscall, device, code === 'EBUSY' ? tapHolders(device) : []);
-  return new TapError({ code, errno: -errno, syscall, device, hint }, `${call} ${device}: ${syscall} failed: ${code} (${errnoMessage(errno)}): ${hint}`);
+  return new TapError(
+    { code, errno: -errno, syscall, device, hint },
+    `${call} ${device}: ${syscall} failed: ${code} (${errnoMessage(errno)}): ${hint}`,
+  );
 }
 
 function refusal(call: string, device: string, code: string, hint: string): TapError {
@@ -230,7 +236,11 @@ export function readTap(name: string): TapInfo {
 }
 
 /** Resolves the owner and group like spawnGuest's: names through NSS, ids as given. */
-async function resolveOwner(user: IdSpec | undefined, group: IdSpec | undefined, device: string): Promise<{ owner: number; group: number }> {
+async function resolveOwner(
+  user: IdSpec | undefined,
+  group: IdSpec | undefined,
+  device: string,
+): Promise<{ owner: number; group: number }> {
   const named = typeof user === 'string' || typeof group === 'string';
   if (!named) return { owner: user ?? -1, group: group ?? -1 };
   const answer = await loadNative().resolve({
@@ -240,10 +250,26 @@ async function resolveOwner(user: IdSpec | undefined, group: IdSpec | undefined,
   });
   if (answer.errno !== undefined) throw tapFailure('createTap', device, answer.errno, answer.syscall ?? 'getpwnam_r');
   if (typeof user === 'string' && !answer.user) {
-    throw new TapError({ code: 'ERR_CAPSPAWN_UNKNOWN_USER', syscall: 'getpwnam_r', device, hint: `no user named "${user}": check the name, or pass a uid as a number` }, `createTap ${device}: no user named "${user}": check the name, or pass a uid as a number`);
+    throw new TapError(
+      {
+        code: 'ERR_CAPSPAWN_UNKNOWN_USER',
+        syscall: 'getpwnam_r',
+        device,
+        hint: `no user named "${user}": check the name, or pass a uid as a number`,
+      },
+      `createTap ${device}: no user named "${user}": check the name, or pass a uid as a number`,
+    );
   }
   if (typeof group === 'string' && !answer.groups?.[0]) {
-    throw new TapError({ code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', syscall: 'getgrnam_r', device, hint: `no group named "${group}": check the name, or pass a gid as a number` }, `createTap ${device}: no group named "${group}": check the name, or pass a gid as a number`);
+    throw new TapError(
+      {
+        code: 'ERR_CAPSPAWN_UNKNOWN_GROUP',
+        syscall: 'getgrnam_r',
+        device,
+        hint: `no group named "${group}": check the name, or pass a gid as a number`,
+      },
+      `createTap ${device}: no group named "${group}": check the name, or pass a gid as a number`,
+    );
   }
   return {
     owner: typeof user === 'string' ? (answer.user as { uid: number }).uid : (user ?? -1),
@@ -256,8 +282,10 @@ function difference(found: TapInfo, wanted: { owner: number; group: number; vnet
   const id = (n: number | null) => (n === null ? 'none' : String(n));
   if (found.kind !== 'tap') return 'it is a TUN device, not a TAP';
   if (!found.persistent) return 'it is not persistent (a process made it and holds it)';
-  if (found.owner !== (wanted.owner < 0 ? null : wanted.owner)) return `its owner is ${id(found.owner)}, not ${id(wanted.owner < 0 ? null : wanted.owner)}`;
-  if (found.group !== (wanted.group < 0 ? null : wanted.group)) return `its group is ${id(found.group)}, not ${id(wanted.group < 0 ? null : wanted.group)}`;
+  if (found.owner !== (wanted.owner < 0 ? null : wanted.owner))
+    return `its owner is ${id(found.owner)}, not ${id(wanted.owner < 0 ? null : wanted.owner)}`;
+  if (found.group !== (wanted.group < 0 ? null : wanted.group))
+    return `its group is ${id(found.group)}, not ${id(wanted.group < 0 ? null : wanted.group)}`;
   if (found.vnetHdr !== wanted.vnetHdr) return `it has vnet_hdr ${found.vnetHdr ? 'on' : 'off'}`;
   if (found.multiQueue !== wanted.multiQueue) return `it has multi_queue ${found.multiQueue ? 'on' : 'off'}`;
   return undefined;
@@ -275,7 +303,8 @@ export async function createTap(name: string, options?: TapOptions): Promise<Tap
   const device = checkTapName(name);
   const o = checkTapOptions(options);
   const { owner, group } = await resolveOwner(o.user, o.group, device);
-  const flags = TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | (o.vnetHdr ? TUN_FLAGS.IFF_VNET_HDR : 0) | (o.multiQueue ? TUN_FLAGS.IFF_MULTI_QUEUE : 0);
+  const flags =
+    TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | (o.vnetHdr ? TUN_FLAGS.IFF_VNET_HDR : 0) | (o.multiQueue ? TUN_FLAGS.IFF_MULTI_QUEUE : 0);
   const native = loadNative();
   const answer = await native.tap({ op: TAP_OP.create, name: device, flags, owner, group, up: o.up });
   if (answer.errno !== undefined) {
@@ -284,11 +313,17 @@ export async function createTap(name: string, options?: TapOptions): Promise<Tap
       throw tapFailure('createTap', device, answer.errno, answer.syscall ?? 'TUNSETIFF');
     }
     const found = readSysfs(device);
-    if (found === 'not tun') throw refusal('createTap', device, 'ERR_CAPSPAWN_TAP_EXISTS', `${device} exists and is not a TUN/TAP device: choose another name`);
+    if (found === 'not tun')
+      throw refusal('createTap', device, 'ERR_CAPSPAWN_TAP_EXISTS', `${device} exists and is not a TUN/TAP device: choose another name`);
     if (found !== undefined) {
       const why = difference(found, { owner, group, vnetHdr: o.vnetHdr, multiQueue: o.multiQueue });
       if (why !== undefined) {
-        throw refusal('createTap', device, 'ERR_CAPSPAWN_TAP_EXISTS', `${device} exists and ${why}: it is left as it is; delete it (capspawn tap del ${device}) or choose another name`);
+        throw refusal(
+          'createTap',
+          device,
+          'ERR_CAPSPAWN_TAP_EXISTS',
+          `${device} exists and ${why}: it is left as it is; delete it (capspawn tap del ${device}) or choose another name`,
+        );
       }
       if (o.up && !found.up) {
         const up = await native.tap({ op: TAP_OP.up, name: device, flags, owner, group, up: true });
@@ -307,7 +342,8 @@ export async function createTap(name: string, options?: TapOptions): Promise<Tap
 export async function deleteTap(name: string): Promise<void> {
   const device = checkTapName(name);
   const found = readTap(device);
-  const kindFlags = found.flags & (TUN_FLAGS.IFF_TUN | TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | TUN_FLAGS.IFF_VNET_HDR | TUN_FLAGS.IFF_MULTI_QUEUE);
+  const kindFlags =
+    found.flags & (TUN_FLAGS.IFF_TUN | TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | TUN_FLAGS.IFF_VNET_HDR | TUN_FLAGS.IFF_MULTI_QUEUE);
   const answer = await loadNative().tap({ op: TAP_OP.remove, name: device, flags: kindFlags, owner: -1, group: -1, up: false });
   if (answer.errno !== undefined) throw tapFailure('deleteTap', device, answer.errno, answer.syscall ?? 'TUNSETIFF');
 }

@@ -115,7 +115,8 @@ struct NothingHeld {
   static void Abandon(const ResolveResult&) {}
 };
 
-using ResolveWorker = PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer, NothingHeld>;
+using ResolveWorker =
+    PromiseWorker<ResolveInput, ResolveResult, capspawn_resolve, ResolveAnswer, NothingHeld>;
 
 // resolve({ user?, groups: (string|number)[], userGroups: boolean })
 Napi::Value Resolve(const Napi::CallbackInfo& info) {
@@ -217,8 +218,10 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
   }
   Napi::Value netns = plan.Get("netns");
   in.has_netns = !netns.IsNull() && !netns.IsUndefined();
-  if (netns.IsString()) in.netns_path = netns.As<Napi::String>().Utf8Value();
-  else if (netns.IsNumber()) in.netns_fd = netns.As<Napi::Number>().Int32Value();
+  if (netns.IsString())
+    in.netns_path = netns.As<Napi::String>().Utf8Value();
+  else if (netns.IsNumber())
+    in.netns_fd = netns.As<Napi::Number>().Int32Value();
   Napi::BigUint64Array rlimits = plan.Get("rlimits").As<Napi::BigUint64Array>();
   in.rlimits.assign(rlimits.Data(), rlimits.Data() + rlimits.ElementLength());
   Napi::Value oom = plan.Get("oomScoreAdj");
@@ -286,7 +289,8 @@ Napi::Value SetWindowSize(const Napi::CallbackInfo& info) {
 // getWindowSize(fd): [cols, rows] of a terminal (TIOCGWINSZ), or -errno.
 Napi::Value GetWindowSize(const Napi::CallbackInfo& info) {
   struct winsize size = {};
-  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGWINSZ, &size) != 0) return Napi::Number::New(info.Env(), -errno);
+  if (ioctl(info[0].As<Napi::Number>().Int32Value(), TIOCGWINSZ, &size) != 0)
+    return Napi::Number::New(info.Env(), -errno);
   Napi::Array out = Napi::Array::New(info.Env(), 2);
   out.Set(0u, size.ws_col);
   out.Set(1u, size.ws_row);

@@ -255,7 +255,8 @@ int capspawn_child_main(void* raw) {
   }
   if (p->oom_score_adj != nullptr) {
     c.enter(STEP_OOM_SCORE_ADJ);
-    if (syscall(SYS_write, files.oom_score_adj, p->oom_score_adj, length(p->oom_score_adj)) < 0) c.fail(errno);
+    if (syscall(SYS_write, files.oom_score_adj, p->oom_score_adj, length(p->oom_score_adj)) < 0)
+      c.fail(errno);
   }
   if (p->set_nice) {
     c.enter(STEP_SETPRIORITY);
@@ -498,15 +499,13 @@ bool verify_credentials(const Child& c, long securebits, int* item, int* err) {
   if (syscall(SYS_getresuid, &ruid, &euid, &suid) != 0) return *err = errno, false;
   // setfsuid with an invalid id changes nothing and returns the current fsuid.
   long fsuid = syscall(SYS_setfsuid, static_cast<uid_t>(-1));
-  if (ruid != p->uid || euid != p->uid || suid != p->uid || fsuid != static_cast<long>(p->uid))
-    return false;
+  if (ruid != p->uid || euid != p->uid || suid != p->uid || fsuid != static_cast<long>(p->uid)) return false;
 
   gid_t rgid, egid, sgid;
   *item = VERIFY_GIDS;
   if (syscall(SYS_getresgid, &rgid, &egid, &sgid) != 0) return *err = errno, false;
   long fsgid = syscall(SYS_setfsgid, static_cast<gid_t>(-1));
-  if (rgid != p->gid || egid != p->gid || sgid != p->gid || fsgid != static_cast<long>(p->gid))
-    return false;
+  if (rgid != p->gid || egid != p->gid || sgid != p->gid || fsgid != static_cast<long>(p->gid)) return false;
 
   *item = VERIFY_GROUPS;
   long n = syscall(SYS_getgroups, p->groups_readback_len, p->groups_readback);

@@ -35,28 +35,28 @@ struct ChildPlan {
   uint32_t caps[2];
   int cap_last_cap;
   bool limit_bounding_set;  // drop every capability not in caps from the bounding set
-  bool no_root;             // add SECBIT_NOROOT (locked) to the securebits: uid 0 targets keep only caps across execve
+  bool no_root;  // add SECBIT_NOROOT (locked) to the securebits: uid 0 targets keep only caps across execve
   bool no_new_privs;
 
   // Placement, set before the credential change (each needs a capability the change drops).
-  int cgroup_procs_fd;         // -1: stay in this process's cgroup
-  const char* cgroup_line;     // "0::/relative/path\n" as /proc/self/cgroup will show it
-  int netns_fd;                // -1: stay in this network namespace
+  int cgroup_procs_fd;      // -1: stay in this process's cgroup
+  const char* cgroup_line;  // "0::/relative/path\n" as /proc/self/cgroup will show it
+  int netns_fd;             // -1: stay in this network namespace
   uint64_t netns_dev, netns_ino;
   const ChildRlimit* rlimits;
   int nrlimits;
-  const char* oom_score_adj;   // nullptr: inherit; else the decimal text
+  const char* oom_score_adj;  // nullptr: inherit; else the decimal text
   bool set_nice;
   int nice;
-  char* readback;              // scratch for reading /proc/self files in verify
+  char* readback;  // scratch for reading /proc/self files in verify
   int readback_len;
 
   // Process.
   bool new_session;
   bool controlling_terminal;  // fd 0 is the guest's pty slave: make it the controlling tty
-  int umask;  // -1: inherit
-  const char* cwd;  // nullptr: inherit
-  int pdeath_signal;  // 0: none
+  int umask;                  // -1: inherit
+  const char* cwd;            // nullptr: inherit
+  int pdeath_signal;          // 0: none
   pid_t parent_pid;
 
   // stdio: slot i becomes a copy of stdio_src[i]; -1 closes slot i. Every source and

@@ -189,8 +189,8 @@ bool probe_clone_vm() {
   if (!region.map()) return false;
   volatile int flag = 0;
   uint64_t old = block_all_signals();
-  pid_t pid = clone(probe_child, region.stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD,
-                    const_cast<int*>(&flag));
+  pid_t pid =
+      clone(probe_child, region.stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD, const_cast<int*>(&flag));
   restore_signals(old);
   if (pid < 0) return false;
   int status;
@@ -260,10 +260,12 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
         if (terminal_slave.get() < 0) {
           Fd master(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
           int unlock = 0;
-          if (master.get() < 0 || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return failed(STEP_OPENPT, errno);
+          if (master.get() < 0 || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
+            return failed(STEP_OPENPT, errno);
           terminal_slave.reset(ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
           if (terminal_slave.get() < 0) return failed(STEP_OPENPT, errno);
-          if (fchown(terminal_slave.get(), in.uid, static_cast<gid_t>(-1)) != 0 || fchmod(terminal_slave.get(), 0620) != 0)
+          if (fchown(terminal_slave.get(), in.uid, static_cast<gid_t>(-1)) != 0 ||
+              fchmod(terminal_slave.get(), 0620) != 0)
             return failed(STEP_OPENPT, errno);
           struct winsize size = {};
           size.ws_col = static_cast<unsigned short>(in.terminal_cols);
@@ -418,9 +420,14 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
       return failed(region.shared()->step, err);
     }
     reap(child.get(), &info);
-    const uint32_t program[8] = {report.mode, report.uid, report.gid, report.fcaps_magic,
-                                 report.fcaps_permitted[0], report.fcaps_permitted[1],
-                                 report.fcaps_inheritable[0], report.fcaps_inheritable[1]};
+    const uint32_t program[8] = {report.mode,
+                                 report.uid,
+                                 report.gid,
+                                 report.fcaps_magic,
+                                 report.fcaps_permitted[0],
+                                 report.fcaps_permitted[1],
+                                 report.fcaps_inheritable[0],
+                                 report.fcaps_inheritable[1]};
     std::copy(program, program + 8, result.program);
     return failed(report.step, report.err, report.detail);
   }

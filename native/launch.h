@@ -54,7 +54,7 @@ struct LaunchInput {
   std::string cgroup_procs;  // the cgroup's cgroup.procs file
   std::string cgroup_line;   // "0::/path\n"
   bool has_netns = false;
-  std::string netns_path;    // empty: use netns_fd
+  std::string netns_path;  // empty: use netns_fd
   int netns_fd = -1;
   std::vector<uint64_t> rlimits;  // (resource, soft, hard) triples
   bool has_oom_score_adj = false;

@@ -26,7 +26,8 @@ TapResult bring_up(const char* name) {
   memset(&ifr, 0, sizeof ifr);
   strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
   TapResult result;
-  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0) result = failed("SIOCGIFFLAGS");
+  if (ioctl(sock, SIOCGIFFLAGS, &ifr) < 0)
+    result = failed("SIOCGIFFLAGS");
   else {
     ifr.ifr_flags |= IFF_UP;
     if (ioctl(sock, SIOCSIFFLAGS, &ifr) < 0) result = failed("SIOCSIFFLAGS");
@@ -49,7 +50,8 @@ TapResult capspawn_tap(TapOp op, const TapInput& in) {
   // being attached to, so lib/ can tell the caller what is there.
   ifr.ifr_flags = static_cast<short>(in.flags | (remove ? 0 : IFF_TUN_EXCL));
   TapResult result;
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) result = failed("TUNSETIFF");
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0)
+    result = failed("TUNSETIFF");
   else if (remove) {
     if (ioctl(fd, TUNSETPERSIST, 0) < 0) result = failed("TUNSETPERSIST");
   } else if (in.owner >= 0 && ioctl(fd, TUNSETOWNER, static_cast<unsigned long>(in.owner)) < 0) {

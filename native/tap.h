@@ -5,11 +5,11 @@
 #include <string>
 
 struct TapInput {
-  std::string name;     // at most IFNAMSIZ - 1 bytes, checked by lib/
-  int flags = 0;        // IFF_TAP | IFF_NO_PI [| IFF_VNET_HDR | IFF_MULTI_QUEUE], from lib/
-  long long owner = -1; // uid for TUNSETOWNER, or -1 to leave it unset
-  long long group = -1; // gid for TUNSETGROUP, or -1
-  bool up = false;      // create: also set IFF_UP with SIOCSIFFLAGS
+  std::string name;      // at most IFNAMSIZ - 1 bytes, checked by lib/
+  int flags = 0;         // IFF_TAP | IFF_NO_PI [| IFF_VNET_HDR | IFF_MULTI_QUEUE], from lib/
+  long long owner = -1;  // uid for TUNSETOWNER, or -1 to leave it unset
+  long long group = -1;  // gid for TUNSETGROUP, or -1
+  bool up = false;       // create: also set IFF_UP with SIOCSIFFLAGS
 };
 
 // What to do with the device. Values shared with lib/tap.ts.

@@ -126,8 +126,7 @@ PidfdWatch::PidfdWatch(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PidfdW
   if (err != 0) {
     delete poll_;
     poll_ = nullptr;
-    Napi::Error::New(env, std::string("uv_poll on pidfd: ") + uv_strerror(err))
-        .ThrowAsJavaScriptException();
+    Napi::Error::New(env, std::string("uv_poll on pidfd: ") + uv_strerror(err)).ThrowAsJavaScriptException();
     return;
   }
   // Stay alive (and keep the callback) while the child runs, whatever JS holds.
@@ -150,16 +149,20 @@ void PidfdWatch::OnReadable(uv_poll_t* handle, int status, int) {
     while ((r = syscall(SYS_waitid, P_PIDFD, self->pidfd_, &info, WEXITED | WNOHANG, nullptr)) < 0 &&
            errno == EINTR) {
     }
-    if (r < 0) wait_errno = errno;
-    else if (info.si_pid == 0) return;  // not yet
+    if (r < 0)
+      wait_errno = errno;
+    else if (info.si_pid == 0)
+      return;  // not yet
   } else {
     wait_errno = -status;
   }
   int code = -1;
   int signal = 0;
   if (wait_errno == 0) {
-    if (info.si_code == CLD_EXITED) code = info.si_status;
-    else signal = info.si_status;
+    if (info.si_code == CLD_EXITED)
+      code = info.si_status;
+    else
+      signal = info.si_status;
   }
   self->Finish(code, signal, wait_errno);
 }
@@ -214,8 +217,7 @@ Napi::Value PidfdWatch::Kill(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (pidfd_ < 0) return Napi::Number::New(env, ESRCH);
   int sig = info[0].As<Napi::Number>().Int32Value();
-  if (syscall(SYS_pidfd_send_signal, pidfd_, sig, nullptr, 0) != 0)
-    return Napi::Number::New(env, errno);
+  if (syscall(SYS_pidfd_send_signal, pidfd_, sig, nullptr, 0) != 0) return Napi::Number::New(env, errno);
   return Napi::Number::New(env, 0);
 }
 

@@ -52,7 +52,8 @@ const binary = join(buildDir, 'build', 'Release', 'capspawn.node');
 const symbols = (file) => execFileSync('nm', [file], { encoding: 'utf8' });
 if (!/__asan_report/.test(symbols(binary))) throw new Error(`${binary} is not instrumented with ASan`);
 const childObject = execFileSync('find', [join(buildDir, 'build'), '-name', 'child.o'], { encoding: 'utf8' }).trim();
-if (childObject === '' || /__(asan|ubsan)_/.test(symbols(childObject))) throw new Error(`${CHILD} must be compiled without sanitizers (${childObject})`);
+if (childObject === '' || /__(asan|ubsan)_/.test(symbols(childObject)))
+  throw new Error(`${CHILD} must be compiled without sanitizers (${childObject})`);
 
 const libasan = execFileSync('gcc', ['-print-file-name=libasan.so'], { encoding: 'utf8' }).trim();
 const env = {
@@ -67,21 +68,29 @@ const env = {
 // The run is only worth something if node really loads this addon with ASan in front.
 const probe = spawnSync(
   process.execPath,
-  ['--input-type=module', '-e', `
+  [
+    '--input-type=module',
+    '-e',
+    `
     const { loadNative } = await import(${JSON.stringify(join(root, 'dist', 'native.js'))});
     loadNative();
     const maps = (await import('node:fs')).readFileSync('/proc/self/maps', 'utf8');
     console.log(JSON.stringify({ asan: maps.includes('libasan'), ubsan: maps.includes('libubsan'), addon: maps.includes(${JSON.stringify(binary)}) }));
-  `],
+  `,
+  ],
   { env, encoding: 'utf8' },
 );
 const loaded = JSON.parse(probe.stdout || '{}');
 if (!loaded.asan || !loaded.ubsan || !loaded.addon) throw new Error(`sanitized addon not loaded: ${probe.stdout}${probe.stderr}`);
 
 const files = process.argv.slice(2);
-const run = spawnSync(join(root, 'node_modules', '.bin', 'vitest'), ['run', ...(files.length > 0 ? files : ['privileged', 'test/hardening'])], {
-  cwd: root,
-  env,
-  stdio: 'inherit',
-});
+const run = spawnSync(
+  join(root, 'node_modules', '.bin', 'vitest'),
+  ['run', ...(files.length > 0 ? files : ['privileged', 'test/hardening'])],
+  {
+    cwd: root,
+    env,
+    stdio: 'inherit',
+  },
+);
 process.exit(run.status ?? 1);

@@ -34,25 +34,36 @@ function expectResults(results: CgroupResults): void {
   expect(results.limits.procs).toBe(8);
   expect(results.limits.gone).toBe(true);
   // A controller the parent has but does not enable for its children: named, how to enable it.
-  expect(results.controller).toMatchObject({ name: 'RangeError', code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER', option: 'cgroup.limits.memory.max', left: 0 });
+  expect(results.controller).toMatchObject({
+    name: 'RangeError',
+    code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER',
+    option: 'cgroup.limits.memory.max',
+    left: 0,
+  });
   expect(results.controller.message).toContain('echo +memory > /sys/fs/cgroup/capspawn-bare/cgroup.subtree_control');
   // Freeze, signal each process, thaw: nothing left, the directory removed.
   expect(results.freeze).toMatchObject({ signalled: true, pids: 5, alive: 0, gone: true });
 }
 
 const unavailable = vmUnavailableReason();
-describe.runIf(isRoot && unavailable === undefined)(`cgroup limits and the freeze path in a VM (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`, () => {
-  it('enforces memory.max and pids.max of a cgroup of its own, names a controller not enabled, kills by freezing', async () => {
-    expectResults(await runJob());
-  }, 1_000_000);
-});
+describe.runIf(isRoot && unavailable === undefined)(
+  `cgroup limits and the freeze path in a VM (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`,
+  () => {
+    it('enforces memory.max and pids.max of a cgroup of its own, names a controller not enabled, kills by freezing', async () => {
+      expectResults(await runJob());
+    }, 1_000_000);
+  },
+);
 
 const old = vmUnavailableReason({ kernel: '5.10' });
-describe.runIf(isRoot && old === undefined)(`the same on Linux 5.10, without cgroup.kill (${isRoot ? (old ?? 'qemu and the 5.10 kernel available') : notRootReason})`, () => {
-  it('kills the tree by freezing, the only way there', async () => {
-    const results = await runJob('5.10');
-    expect(results.kernel).toMatch(/^5\.10\./);
-    expect(results.freeze.hasCgroupKill).toBe(false);
-    expectResults(results);
-  }, 1_000_000);
-});
+describe.runIf(isRoot && old === undefined)(
+  `the same on Linux 5.10, without cgroup.kill (${isRoot ? (old ?? 'qemu and the 5.10 kernel available') : notRootReason})`,
+  () => {
+    it('kills the tree by freezing, the only way there', async () => {
+      const results = await runJob('5.10');
+      expect(results.kernel).toMatch(/^5\.10\./);
+      expect(results.freeze.hasCgroupKill).toBe(false);
+      expectResults(results);
+    }, 1_000_000);
+  },
+);

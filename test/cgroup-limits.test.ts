@@ -7,7 +7,15 @@ import { controllerProblem } from '../lib/own-cgroup.js';
 describe('cgroup.limits', () => {
   it('takes the v2 interface files with numbers, decimal text or max, and gives the text written', () => {
     expect(
-      checkCgroupLimits({ 'memory.max': 512 << 20, 'memory.high': 'max', 'pids.max': '64', 'cpu.max': '50000 100000', 'cpu.weight': 200, 'io.weight': 'default 50', 'hugetlb.2MB.max': 0 }),
+      checkCgroupLimits({
+        'memory.max': 512 << 20,
+        'memory.high': 'max',
+        'pids.max': '64',
+        'cpu.max': '50000 100000',
+        'cpu.weight': 200,
+        'io.weight': 'default 50',
+        'hugetlb.2MB.max': 0,
+      }),
     ).toEqual([
       { file: 'memory.max', controller: 'memory', text: String(512 << 20) },
       { file: 'memory.high', controller: 'memory', text: 'max' },
@@ -53,7 +61,12 @@ describe('the controllers a limit needs', () => {
   const request = (files: Record<string, number>) => ({ parent: '/sys/fs/cgroup/vms', limits: checkCgroupLimits(files) });
 
   it('passes when the parent enables each controller for its children', () => {
-    expect(controllerProblem(request({ 'memory.max': 1, 'pids.max': 2 }), { controllers: ['memory', 'pids'], subtreeControl: ['memory', 'pids'] })).toBeUndefined();
+    expect(
+      controllerProblem(request({ 'memory.max': 1, 'pids.max': 2 }), {
+        controllers: ['memory', 'pids'],
+        subtreeControl: ['memory', 'pids'],
+      }),
+    ).toBeUndefined();
   });
 
   it('a controller the parent has but does not enable: how to enable it, and the no-internal-processes rule', () => {

@@ -55,7 +55,12 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
   const started: Guest[] = [];
 
   async function tree(options: Partial<SpawnGuestOptions> = {}): Promise<{ guest: Guest; pids: number[] }> {
-    const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], { user, cgroup: { parent }, stdio: ['ignore', 'pipe', 'inherit'], ...options });
+    const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], {
+      user,
+      cgroup: { parent },
+      stdio: ['ignore', 'pipe', 'inherit'],
+      ...options,
+    });
     started.push(guest);
     await once(guest.stdout!, 'data');
     expect(await until(() => procsOf(guest.cgroup!).length === 5)).toBe(true);
@@ -115,13 +120,17 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     expect(alive(pids)).toEqual([]);
   });
 
-  it('disposal ends the whole tree, SIGKILL forceKillAfter after the SIGTERM it ignores, and waits for treeExited', { timeout: 60_000 }, async () => {
-    const { guest, pids } = await tree({ forceKillAfter: 500 });
-    const dir = guest.cgroup!;
-    await guest[Symbol.asyncDispose]();
-    expect(alive(pids)).toEqual([]);
-    expect(existsSync(dir)).toBe(false);
-  });
+  it(
+    'disposal ends the whole tree, SIGKILL forceKillAfter after the SIGTERM it ignores, and waits for treeExited',
+    { timeout: 60_000 },
+    async () => {
+      const { guest, pids } = await tree({ forceKillAfter: 500 });
+      const dir = guest.cgroup!;
+      await guest[Symbol.asyncDispose]();
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   /** Whether `promise` settles within `ms`: a tree that is never ended fails here, not by hanging. */
   async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -132,38 +141,48 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     return settled;
   }
 
-  it('timeout ends the whole tree: killSignal to every process, SIGKILL to the SIGTERM ignorer forceKillAfter later', { timeout: 120_000 }, async () => {
-    // The timeout runs from the launch: on a slow machine it can fire before the tree is up
-    // (the SIGTERM ignorer not yet ignoring), which proves nothing; such a run is tried again
-    // with a longer timeout.
-    let built: { guest: Guest; pids: number[] } | undefined;
-    for (const timeout of [300, 3000, 30_000]) {
-      const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], { user, cgroup: { parent }, stdio: ['ignore', 'pipe', 'inherit'], timeout, forceKillAfter: 500 });
-      started.push(guest);
-      const ended = () => guest.exitCode !== null || guest.signalCode !== null;
-      const whole = () => {
-        try {
-          return procsOf(guest.cgroup!).length === 5;
-        } catch {
-          return false;
+  it(
+    'timeout ends the whole tree: killSignal to every process, SIGKILL to the SIGTERM ignorer forceKillAfter later',
+    { timeout: 120_000 },
+    async () => {
+      // The timeout runs from the launch: on a slow machine it can fire before the tree is up
+      // (the SIGTERM ignorer not yet ignoring), which proves nothing; such a run is tried again
+      // with a longer timeout.
+      let built: { guest: Guest; pids: number[] } | undefined;
+      for (const timeout of [300, 3000, 30_000]) {
+        const guest = await spawnGuest('/bin/sh', ['-c', TREE_SCRIPT], {
+          user,
+          cgroup: { parent },
+          stdio: ['ignore', 'pipe', 'inherit'],
+          timeout,
+          forceKillAfter: 500,
+        });
+        started.push(guest);
+        const ended = () => guest.exitCode !== null || guest.signalCode !== null;
+        const whole = () => {
+          try {
+            return procsOf(guest.cgroup!).length === 5;
+          } catch {
+            return false;
+          }
+        };
+        const ready = await Promise.race([once(guest.stdout!, 'data').then(() => true), guest.exited.then(() => false)]);
+        guest.stdout!.resume();
+        if (ready && (await until(() => whole() || ended())) && whole()) {
+          built = { guest, pids: procsOf(guest.cgroup!) };
+          break;
         }
-      };
-      const ready = await Promise.race([once(guest.stdout!, 'data').then(() => true), guest.exited.then(() => false)]);
-      guest.stdout!.resume();
-      if (ready && (await until(() => whole() || ended())) && whole()) {
-        built = { guest, pids: procsOf(guest.cgroup!) };
-        break;
+        await guest.treeExited;
       }
-      await guest.treeExited;
-    }
-    if (!built) throw new Error('the tree was never up before its timeout, even at 30 s');
-    const { guest, pids } = built;
-    const dir = guest.cgroup!;
-    expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
-    expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
-    expect(alive(pids)).toEqual([]);
-    expect(existsSync(dir)).toBe(false);
-  });
+      if (!built) throw new Error('the tree was never up before its timeout, even at 30 s');
+      const { guest, pids } = built;
+      const dir = guest.cgroup!;
+      expect(await guest.exited).toEqual({ code: null, signal: 'SIGTERM' });
+      expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it('aborting the signal ends the whole tree, with the same SIGKILL escalation', { timeout: 60_000 }, async () => {
     const controller = new AbortController();
@@ -230,14 +249,18 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
   });
 
   it('removes the cgroup it made when the launch fails in the child', async () => {
-    await expect(spawnGuest('/bin/true', [], { user, cwd: '/root', cgroup: { parent }, stdio: 'ignore' })).rejects.toMatchObject({ step: 'chdir' });
+    await expect(spawnGuest('/bin/true', [], { user, cwd: '/root', cgroup: { parent }, stdio: 'ignore' })).rejects.toMatchObject({
+      step: 'chdir',
+    });
     expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
   });
 
   it('names a controller the parent lacks, and how to get it, before creating anything', async () => {
     const controllers = readFileSync(join(parent, 'cgroup.controllers'), 'latin1');
     if (controllers.includes('pids')) return; // a pure cgroup v2 host: the VM test covers this case
-    await expect(spawnGuest('/bin/true', [], { user, cgroup: { parent, limits: { 'pids.max': 16 } }, stdio: 'ignore' })).rejects.toMatchObject({
+    await expect(
+      spawnGuest('/bin/true', [], { user, cgroup: { parent, limits: { 'pids.max': 16 } }, stdio: 'ignore' }),
+    ).rejects.toMatchObject({
       name: 'RangeError',
       code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER',
       option: 'cgroup.limits.pids.max',
@@ -248,12 +271,19 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
 
   it('killTree of a guest without a cgroup of its own or a session is a clear error; a detached one signals its process group', async () => {
     const plain = await spawnGuest('/bin/sleep', ['300'], { user, stdio: 'ignore' });
-    await expect(plain.killTree()).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_NO_TREE', message: expect.stringContaining('cgroup: { parent }') });
+    await expect(plain.killTree()).rejects.toMatchObject({
+      code: 'ERR_CAPSPAWN_NO_TREE',
+      message: expect.stringContaining('cgroup: { parent }'),
+    });
     expect(plain.treeExited).toBeNull();
     plain.kill('SIGKILL');
     await plain.exited;
 
-    const detached = await spawnGuest('/bin/sh', ['-c', 'sleep 300 & echo $!; wait'], { user, detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+    const detached = await spawnGuest('/bin/sh', ['-c', 'sleep 300 & echo $!; wait'], {
+      user,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     const [line] = (await once(detached.stdout!, 'data')) as [Buffer];
     const child = Number(line.toString().trim());
     expect(await detached.killTree('SIGKILL')).toBe(true);

@@ -12,11 +12,21 @@ const netns = `capspawn-doctap-${process.pid}`;
 const guest = FIXTURE_USERS.guest.name;
 const net = FIXTURE_GROUPS.net;
 
-interface Check { name: string; ok: boolean; detail: string; fix?: string; code?: string; story?: string }
+interface Check {
+  name: string;
+  ok: boolean;
+  detail: string;
+  fix?: string;
+  code?: string;
+  story?: string;
+}
 
 /** capspawn doctor --json ARGS, run inside the namespace. */
 function doctor(args: string[]): { status: number | null; checks: Check[]; stderr: string } {
-  const out = spawnSync('ip', ['netns', 'exec', netns, process.execPath, cliPath, 'doctor', '--json', ...args], { cwd: packageRoot, encoding: 'utf8' });
+  const out = spawnSync('ip', ['netns', 'exec', netns, process.execPath, cliPath, 'doctor', '--json', ...args], {
+    cwd: packageRoot,
+    encoding: 'utf8',
+  });
   return { status: out.status, stderr: out.stderr, checks: out.stdout ? (JSON.parse(out.stdout) as { checks: Check[] }).checks : [] };
 }
 
@@ -43,9 +53,14 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('a guest in the TAP\'s group may attach without capabilities', () => {
+  it("a guest in the TAP's group may attach without capabilities", () => {
     const out = doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']);
-    expect(tapLine(out.checks, 'cs-grp0')).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`group ${net} \\(${gidOf(net)}\\), vnet_hdr, persistent, up; ${guest} may attach without any capability$`)) });
+    expect(tapLine(out.checks, 'cs-grp0')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        new RegExp(`group ${net} \\(${gidOf(net)}\\), vnet_hdr, persistent, up; ${guest} may attach without any capability$`),
+      ),
+    });
     expect(tapLine(doctor(['--user', guest, '--add-groups', net, '--tap', 'cs-grp0']).checks, 'cs-grp0').ok).toBe(true);
   });
 
@@ -56,23 +71,47 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
       ok: false,
       code: 'EPERM',
       story: 'TAP EPERM',
-      detail: expect.stringContaining(`the guest is not in group ${net} (${gidOf(net)}), so QEMU fails with "could not configure /dev/net/tun (cs-grp0): Operation not permitted"`),
+      detail: expect.stringContaining(
+        `the guest is not in group ${net} (${gidOf(net)}), so QEMU fails with "could not configure /dev/net/tun (cs-grp0): Operation not permitted"`,
+      ),
       fix: expect.stringContaining(`put the guest in group ${net}`),
     });
   });
 
   it('an owner that is not the guest, or no owner and no group: ✗; with CAP_NET_ADMIN: ✓', () => {
     const out = doctor(['--user', guest, '--tap', 'cs-own0', '--tap', 'cs-bare0']);
-    expect(tapLine(out.checks, 'cs-own0')).toMatchObject({ ok: false, detail: expect.stringMatching(/it belongs to uid \d+, and the guest is uid \d+/) });
-    expect(tapLine(out.checks, 'cs-bare0')).toMatchObject({ ok: false, detail: expect.stringContaining('it has no owner or group, so only CAP_NET_ADMIN may attach') });
-    expect(tapLine(doctor(['--user', guest, '--caps', 'net_admin', '--tap', 'cs-bare0']).checks, 'cs-bare0')).toMatchObject({ ok: true, detail: expect.stringMatching(/may attach holding CAP_NET_ADMIN$/) });
+    expect(tapLine(out.checks, 'cs-own0')).toMatchObject({
+      ok: false,
+      detail: expect.stringMatching(/it belongs to uid \d+, and the guest is uid \d+/),
+    });
+    expect(tapLine(out.checks, 'cs-bare0')).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('it has no owner or group, so only CAP_NET_ADMIN may attach'),
+    });
+    expect(tapLine(doctor(['--user', guest, '--caps', 'net_admin', '--tap', 'cs-bare0']).checks, 'cs-bare0')).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(/may attach holding CAP_NET_ADMIN$/),
+    });
   });
 
   it('a missing device, and one a process holds attached (Device or resource busy)', async () => {
-    expect(tapLine(doctor(['--tap', 'cs-none0']).checks, 'cs-none0')).toMatchObject({ ok: false, code: 'ENODEV', fix: expect.stringContaining('capspawn tap add cs-none0') });
-    const holder = spawn('ip', ['netns', 'exec', netns, 'python3', '-c',
-      "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-grp0',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()"],
-      { stdio: ['pipe', 'pipe', 'inherit'] });
+    expect(tapLine(doctor(['--tap', 'cs-none0']).checks, 'cs-none0')).toMatchObject({
+      ok: false,
+      code: 'ENODEV',
+      fix: expect.stringContaining('capspawn tap add cs-none0'),
+    });
+    const holder = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'python3',
+        '-c',
+        "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-grp0',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const pid = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     try {
       expect(tapLine(doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']).checks, 'cs-grp0')).toMatchObject({
@@ -93,7 +132,10 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     expect(tapLine(out.checks, 'cs-grp0').ok).toBe(true);
     expect(tapLine(out.checks, 'cs-bare0').ok).toBe(false);
     writeFileSync(profile, JSON.stringify({ user: guest, taps: 'cs-grp0' }));
-    expect(doctor(['--config', profile])).toMatchObject({ status: 125, stderr: `capspawn: ${profile}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]\n` });
+    expect(doctor(['--config', profile])).toMatchObject({
+      status: 125,
+      stderr: `capspawn: ${profile}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]\n`,
+    });
   });
 });
 
@@ -114,7 +156,14 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
     // makeWrapper's shape, around it.
     write('wrapped', `#! /bin/bash -e\nexport CUTTLEFISH_X=1\nexec -a "$0" "${join(dir, 'fhs')}"  "$@"\n`);
     // makeBinaryWrapper's shape: an ELF file that carries the command that made it.
-    write('binary-wrapper', Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(64), Buffer.from(`\0makeCWrapper '${join(dir, 'wrapped')}' \\\n    --inherit-argv0\0`)]));
+    write(
+      'binary-wrapper',
+      Buffer.concat([
+        Buffer.from('\x7fELF\x02\x01\x01', 'latin1'),
+        Buffer.alloc(64),
+        Buffer.from(`\0makeCWrapper '${join(dir, 'wrapped')}' \\\n    --inherit-argv0\0`),
+      ]),
+    );
     files.setuid = join(dir, 'bwrap');
     copyFileSync('/usr/bin/bwrap', files.setuid);
     chmodSync(files.setuid, 0o4755);
@@ -128,7 +177,7 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
     return { status: out.status, check: json.preflight.checks.find((c) => c.name === 'bubblewrap') };
   }
 
-  it('with caps: ✗ naming bubblewrap\'s refusal and the group-owned TAP way, through every wrapper shape', async () => {
+  it("with caps: ✗ naming bubblewrap's refusal and the group-owned TAP way, through every wrapper shape", async () => {
     for (const program of [files.fhs, files.wrapped, files['binary-wrapper'], '/usr/bin/bwrap']) {
       const { status, check } = await bubblewrapLine(program, ['--caps', 'net_admin']);
       expect(status, program).toBe(125);
@@ -138,7 +187,9 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
         fix: expect.stringContaining('capspawn tap add NAME --group cvdnetwork'),
       });
     }
-    expect((await bubblewrapLine(files['binary-wrapper'], ['--caps', 'net_admin'])).check?.detail).toContain(`${files['binary-wrapper']} → ${files.wrapped} → ${files.fhs} → /usr/bin/bwrap`);
+    expect((await bubblewrapLine(files['binary-wrapper'], ['--caps', 'net_admin'])).check?.detail).toContain(
+      `${files['binary-wrapper']} → ${files.wrapped} → ${files.fhs} → /usr/bin/bwrap`,
+    );
     // The refusal is real: the same launch through run.
     const ran = await runCli(['--user', guest, '--caps', 'net_admin', '--', files.wrapped, 'true']);
     expect(ran.stderr).toContain('bwrap: Unexpected capabilities but not setuid, old file caps config?');
@@ -146,20 +197,44 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
 
   it('set-uid bubblewrap starts but drops the capabilities: ✗ ambient raise lost, as the guest shows', async () => {
     const { check } = await bubblewrapLine(files.setuid, ['--caps', 'net_admin']);
-    expect(check).toMatchObject({ ok: false, story: 'ambient raise lost', detail: expect.stringContaining('set-uid bubblewrap, which drops every capability') });
+    expect(check).toMatchObject({
+      ok: false,
+      story: 'ambient raise lost',
+      detail: expect.stringContaining('set-uid bubblewrap, which drops every capability'),
+    });
     // A set-uid root program is refused by default (it would change the guest's credentials);
     // run as asked, bubblewrap drops the capabilities the guest was meant to hold.
     const refused = await runCli(['--user', guest, '--caps', 'net_admin', '--', files.setuid, '--dev-bind', '/', '/', '--', 'true']);
     expect(refused.status).toBe(125);
     expect(refused.stderr).toContain('set-user-ID root');
-    const ran = await runCli(['--user', guest, '--caps', 'net_admin', '--allow-privileged-programs', '--', files.setuid, '--dev-bind', '/', '/', '--', 'grep', 'CapAmb', '/proc/self/status']);
+    const ran = await runCli([
+      '--user',
+      guest,
+      '--caps',
+      'net_admin',
+      '--allow-privileged-programs',
+      '--',
+      files.setuid,
+      '--dev-bind',
+      '/',
+      '/',
+      '--',
+      'grep',
+      'CapAmb',
+      '/proc/self/status',
+    ]);
     expect(ran.stdout).toBe('CapAmb:\t0000000000000000\n');
   });
 
   it('without caps: ✓ with the note that groups show as nogroup and chgrp needs the primary group', async () => {
     const { status, check } = await bubblewrapLine(files.wrapped, ['--group', net]);
     expect(status).toBe(0);
-    expect(check).toMatchObject({ ok: true, detail: expect.stringMatching(new RegExp(`primary group ${net} \\(\\d+\\) are mapped, so every other group shows as 65534 \\(nogroup\\).*fails with EINVAL`)) });
+    expect(check).toMatchObject({
+      ok: true,
+      detail: expect.stringMatching(
+        new RegExp(`primary group ${net} \\(\\d+\\) are mapped, so every other group shows as 65534 \\(nogroup\\).*fails with EINVAL`),
+      ),
+    });
   });
 
   it('a wrapper that runs no bubblewrap gets no such line', async () => {

@@ -69,7 +69,10 @@ describe.runIf(isRoot)(`capspawn doctor (${notRootReason})`, () => {
   it('fails CAP_SETPCAP only when --limit-bounding-set needs it', async () => {
     const wrapper = ['setpriv', '--inh-caps', '-all', '--bounding-set', '-setpcap', '--'];
     expect(check((await doctorJson(['--user', guest], wrapper)).json, 'CAP_SETPCAP').ok).toBe(true);
-    expect(check((await doctorJson(['--user', guest, '--limit-bounding-set'], wrapper)).json, 'CAP_SETPCAP')).toMatchObject({ ok: false, step: 'capbset_drop' });
+    expect(check((await doctorJson(['--user', guest, '--limit-bounding-set'], wrapper)).json, 'CAP_SETPCAP')).toMatchObject({
+      ok: false,
+      step: 'capbset_drop',
+    });
   });
 
   it('reports an unknown user as a failed check', async () => {

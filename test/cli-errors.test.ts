@@ -68,7 +68,10 @@ describe('capspawn refuses bad config files: exit 125, one line naming the file 
     ['{"user": 5.5}', /: field "user": .*must be an integer id/],
     ['{"user": "capspawn-guest", "env": {"A": 1}}', /: field "env.A": .*must be a string/],
     ['{"user": "capspawn-guest", "noNewPrivileges": "yes"}', /: field "noNewPrivileges": .*must be a boolean/],
-    ['{"user": "capspawn-guest", "supplementaryGroups": ["capspawn-no-such-group"]}', /: field "supplementaryGroups\[0\]": .*no group named/],
+    [
+      '{"user": "capspawn-guest", "supplementaryGroups": ["capspawn-no-such-group"]}',
+      /: field "supplementaryGroups\[0\]": .*no group named/,
+    ],
     ['{"user": "capspawn-guest",}', /: not valid JSON/],
     ['["capspawn-guest"]', /: must hold one JSON object of spawnGuest options/],
   ])('%s', async (text, pattern) => {

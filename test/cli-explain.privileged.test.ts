@@ -18,7 +18,12 @@ interface ExplainJson {
   env: Record<string, string>;
   maskedVariables: string[];
   expectedStatus: Record<string, string>;
-  preflight: { ok: boolean; failingStep: string | null; exitStatus: number; checks: { name: string; ok: boolean; step?: string; fix?: string }[] };
+  preflight: {
+    ok: boolean;
+    failingStep: string | null;
+    exitStatus: number;
+    checks: { name: string; ok: boolean; step?: string; fix?: string }[];
+  };
 }
 
 async function explainJson(args: string[], options?: Parameters<typeof runCli>[1]): Promise<{ status: number | null; json: ExplainJson }> {
@@ -41,12 +46,23 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
   });
 
   it('predicts the /proc/<pid>/status lines that run then produces', async () => {
-    const flags = ['--user', guest, '--groups', `${FIXTURE_GROUPS.extra},${FIXTURE_GROUPS.net}`, '--caps', 'net_admin,net_raw', '--no-new-privs', '--limit-bounding-set'];
+    const flags = [
+      '--user',
+      guest,
+      '--groups',
+      `${FIXTURE_GROUPS.extra},${FIXTURE_GROUPS.net}`,
+      '--caps',
+      'net_admin,net_raw',
+      '--no-new-privs',
+      '--limit-bounding-set',
+    ];
     const { status, json } = await explainJson([...flags, '--', 'cat', '/proc/self/status']);
     expect(status).toBe(0);
     const ran = await runCli([...flags, '--', 'cat', '/proc/self/status']);
     expect(ran.status).toBe(0);
-    expect(Object.keys(json.expectedStatus)).toEqual(expect.arrayContaining(['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs']));
+    expect(Object.keys(json.expectedStatus)).toEqual(
+      expect.arrayContaining(['Uid', 'Gid', 'Groups', 'CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb', 'NoNewPrivs']),
+    );
     for (const [key, value] of Object.entries(json.expectedStatus)) expect(statusLine(ran.stdout, key), key).toBe(value);
     expect(json.expectedStatus.CapAmb).toBe('0000000000003000');
   });
@@ -61,7 +77,7 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
     expect(json.program.path).toMatch(/^\/(usr\/)?bin\/grep$/);
   });
 
-  it('--add-groups (and a profile\'s extraGroups) add to the groups; explain shows the list run then gets', async () => {
+  it("--add-groups (and a profile's extraGroups) add to the groups; explain shows the list run then gets", async () => {
     const flags = ['--user', guest, '--add-groups', `${FIXTURE_GROUPS.net},${FIXTURE_GROUPS.extra}`];
     const { json } = await explainJson([...flags, '--', 'cat', '/proc/self/status']);
     const expected = [FIXTURE_GROUPS.primary, FIXTURE_GROUPS.extra, FIXTURE_GROUPS.net];
@@ -72,7 +88,9 @@ describe.runIf(isRoot)(`capspawn explain (${notRootReason})`, () => {
     expect(text.stdout).toContain(`\n  groups        ${listed.join(', ')}\n`);
     const profile = join(scratchDir(0o755), 'guest.json');
     writeFileSync(profile, JSON.stringify({ user: guest, supplementaryGroups: [], extraGroups: [FIXTURE_GROUPS.net] }));
-    expect((await explainJson(['--config', profile, '--', 'true'])).json.groups).toEqual([{ gid: gidOf(FIXTURE_GROUPS.net), name: FIXTURE_GROUPS.net }]);
+    expect((await explainJson(['--config', profile, '--', 'true'])).json.groups).toEqual([
+      { gid: gidOf(FIXTURE_GROUPS.net), name: FIXTURE_GROUPS.net },
+    ]);
   });
 
   it('prints the same plan as text, with CapAmb as /proc shows it', async () => {

@@ -20,15 +20,37 @@ describe('capspawn --help', () => {
 
   it('lists every command and every guest option', async () => {
     const out = await runCli(['--help']);
-    for (const word of ['run', 'explain', 'doctor', '--user', '--group', '--groups', '--init-groups', '--clear-groups', '--caps', '--env', '--pass-env', '--cwd', '--umask', '--no-new-privs', '--limit-bounding-set', '--pdeathsig', '--allow-root', '--config']) {
+    for (const word of [
+      'run',
+      'explain',
+      'doctor',
+      '--user',
+      '--group',
+      '--groups',
+      '--init-groups',
+      '--clear-groups',
+      '--caps',
+      '--env',
+      '--pass-env',
+      '--cwd',
+      '--umask',
+      '--no-new-privs',
+      '--limit-bounding-set',
+      '--pdeathsig',
+      '--allow-root',
+      '--config',
+    ]) {
       expect(out.stdout).toContain(word);
     }
   });
 
-  it.each([[['--help']], [['run', '--help']], [['explain', '--help']], [['doctor', '--help']], [['tap', '--help']]])('docs/cli.md shows the current output of capspawn %j verbatim', async (args) => {
-    const out = await runCli(args);
-    expect(docs()).toContain(`\`\`\`text\n$ capspawn ${args.join(' ')}\n${out.stdout}\`\`\``);
-  });
+  it.each([[['--help']], [['run', '--help']], [['explain', '--help']], [['doctor', '--help']], [['tap', '--help']]])(
+    'docs/cli.md shows the current output of capspawn %j verbatim',
+    async (args) => {
+      const out = await runCli(args);
+      expect(docs()).toContain(`\`\`\`text\n$ capspawn ${args.join(' ')}\n${out.stdout}\`\`\``);
+    },
+  );
 
   it('--version prints the package version', async () => {
     const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };

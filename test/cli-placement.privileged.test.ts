@@ -25,18 +25,59 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
   });
 
   it('runs the guest in the cgroup, with the limits, oom_score_adj and nice asked for', async () => {
-    const script = 'grep ^0:: /proc/self/cgroup; grep "^Max open files" /proc/self/limits | tr -s " "; cat /proc/self/oom_score_adj; cut -d" " -f19 /proc/self/stat';
-    const out = await runCli(['--user', user, '--cgroup', cgroup, '--rlimit', 'nofile=1024:4096', '--oom-score-adj', '300', '--nice=-3', '--', '/bin/sh', '-c', script]);
+    const script =
+      'grep ^0:: /proc/self/cgroup; grep "^Max open files" /proc/self/limits | tr -s " "; cat /proc/self/oom_score_adj; cut -d" " -f19 /proc/self/stat';
+    const out = await runCli([
+      '--user',
+      user,
+      '--cgroup',
+      cgroup,
+      '--rlimit',
+      'nofile=1024:4096',
+      '--oom-score-adj',
+      '300',
+      '--nice=-3',
+      '--',
+      '/bin/sh',
+      '-c',
+      script,
+    ]);
     expect(out).toMatchObject({ status: 0, stdout: `0::/${name}\nMax open files 1024 4096 files \n300\n-3\n` });
   });
 
   it('runs the guest in the network namespace', async () => {
-    const out = await runCli(['--user', user, '--netns', netns, '--', '/bin/sh', '-c', 'tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d " "']);
+    const out = await runCli([
+      '--user',
+      user,
+      '--netns',
+      netns,
+      '--',
+      '/bin/sh',
+      '-c',
+      'tail -n +3 /proc/self/net/dev | cut -d: -f1 | tr -d " "',
+    ]);
     expect(out).toMatchObject({ status: 0, stdout: 'lo\n' });
   });
 
   it('explains the placement without spawning', async () => {
-    const out = await runCli(['explain', '--json', '--user', user, '--cgroup', cgroup, '--rlimit', 'core=0', '--rlimit', 'nofile=512:1024', '--netns', netns, '--nice', '4', '--', '/bin/true']);
+    const out = await runCli([
+      'explain',
+      '--json',
+      '--user',
+      user,
+      '--cgroup',
+      cgroup,
+      '--rlimit',
+      'core=0',
+      '--rlimit',
+      'nofile=512:1024',
+      '--netns',
+      netns,
+      '--nice',
+      '4',
+      '--',
+      '/bin/true',
+    ]);
     const placement = (JSON.parse(out.stdout) as { placement: unknown }).placement;
     expect(placement).toEqual({
       cgroup,
@@ -49,13 +90,17 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     expect(childrenOf()).toEqual([]);
   });
 
-  it('explains and checks a cgroup of the guest\'s own from a config file, making nothing', async () => {
+  it("explains and checks a cgroup of the guest's own from a config file, making nothing", async () => {
     const config = join(mkdtempSync(join(tmpdir(), 'capspawn-cli-')), 'guest.json');
     writeFileSync(config, JSON.stringify({ user, cgroup: { parent: cgroup, limits: { 'hugetlb.2MB.max': 0 } } }));
     const explained = await runCli(['explain', '--config', config, '--', '/bin/true']);
-    expect(explained.stdout).toContain(`cgroup        ${cgroup}/capspawn-<pid>-<n> (made for the guest: hugetlb.2MB.max=0; removed once its tree has exited)`);
+    expect(explained.stdout).toContain(
+      `cgroup        ${cgroup}/capspawn-<pid>-<n> (made for the guest: hugetlb.2MB.max=0; removed once its tree has exited)`,
+    );
     const doctor = await runCli(['doctor', '--json', '--config', config]);
-    const check = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find((c) => c.name === 'cgroup');
+    const check = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string }[] }).checks.find(
+      (c) => c.name === 'cgroup',
+    );
     // These hosts keep hugetlb in cgroup v2 but the root does not enable it for its children.
     const enabled = readFileSync(join(cgroup, 'cgroup.subtree_control'), 'latin1').includes('hugetlb');
     expect(check).toMatchObject(enabled ? { ok: true } : { ok: false, detail: expect.stringContaining('hugetlb controller') });
@@ -81,7 +126,9 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     const ok = await runCli(['doctor', '--user', user, '--netns', netns]);
     expect(ok.stdout).toMatch(/^✓ cgroup v2: mounted at /m);
     expect(ok.stdout).toMatch(/^✓ CAP_SYS_ADMIN: .*setns/m);
-    const without = await runCli(['doctor', '--user', user, '--netns', netns], { wrapper: ['setpriv', '--bounding-set', '-sys_admin', '--'] });
+    const without = await runCli(['doctor', '--user', user, '--netns', netns], {
+      wrapper: ['setpriv', '--bounding-set', '-sys_admin', '--'],
+    });
     expect(without.status).toBe(1);
     expect(without.stdout).toMatch(/^✗ CAP_SYS_ADMIN: .*setns would fail with EPERM/m);
   });

@@ -22,14 +22,35 @@ describe.runIf(isRoot)(`capspawn run (${notRootReason})`, () => {
   });
 
   it('accepts every spelling of a capability, comma-separated or repeated', async () => {
-    const out = await runCli(['--user', guest, '--caps', '+net_admin,CAP_NET_RAW', '--caps', '10', '--', 'grep', 'CapAmb', '/proc/self/status']);
+    const out = await runCli([
+      '--user',
+      guest,
+      '--caps',
+      '+net_admin,CAP_NET_RAW',
+      '--caps',
+      '10',
+      '--',
+      'grep',
+      'CapAmb',
+      '/proc/self/status',
+    ]);
     expect(statusLine(out.stdout, 'CapAmb')).toBe((2n ** 10n + 2n ** 12n + 2n ** 13n).toString(16).padStart(16, '0'));
   });
 
   it('sets the primary group and exactly the groups given, by name or number', async () => {
     const extra = gidOf(FIXTURE_GROUPS.extra);
     const net = gidOf(FIXTURE_GROUPS.net);
-    const out = await runCli(['--user', String(uidOf(guest)), '--group', FIXTURE_GROUPS.net, '--groups', `${extra},${FIXTURE_GROUPS.net}`, '--', 'cat', '/proc/self/status']);
+    const out = await runCli([
+      '--user',
+      String(uidOf(guest)),
+      '--group',
+      FIXTURE_GROUPS.net,
+      '--groups',
+      `${extra},${FIXTURE_GROUPS.net}`,
+      '--',
+      'cat',
+      '/proc/self/status',
+    ]);
     expect(statusLine(out.stdout, 'Gid')).toBe(`${net}\t${net}\t${net}\t${net}`);
     expect(statusLine(out.stdout, 'Groups')).toBe([extra, net].sort((a, b) => a - b).join(' '));
   });
@@ -49,7 +70,19 @@ describe.runIf(isRoot)(`capspawn run (${notRootReason})`, () => {
 
   it('applies --umask, --cwd and --no-new-privs', async () => {
     const dir = scratchDir();
-    const out = await runCli(['--user', guest, '--umask', '027', '--cwd', dir, '--no-new-privs', '--', 'sh', '-c', 'umask; pwd; grep NoNewPrivs /proc/self/status']);
+    const out = await runCli([
+      '--user',
+      guest,
+      '--umask',
+      '027',
+      '--cwd',
+      dir,
+      '--no-new-privs',
+      '--',
+      'sh',
+      '-c',
+      'umask; pwd; grep NoNewPrivs /proc/self/status',
+    ]);
     expect(out.stdout).toBe(`0027\n${dir}\nNoNewPrivs:\t1\n`);
   });
 
@@ -99,7 +132,9 @@ describe.runIf(isRoot)(`capspawn run (${notRootReason})`, () => {
 
   it('exits 125 when a launch step fails: keepcaps under SECBIT_KEEP_CAPS_LOCKED', async () => {
     const dir = scratchDir(0o777);
-    const out = await runCli(['--user', guest, '--', 'touch', join(dir, 'ran')], { wrapper: ['setpriv', '--securebits', '+keep_caps_locked', '--'] });
+    const out = await runCli(['--user', guest, '--', 'touch', join(dir, 'ran')], {
+      wrapper: ['setpriv', '--securebits', '+keep_caps_locked', '--'],
+    });
     expect(out.status).toBe(125);
     expect(out.stderr).toMatch(/^capspawn: .*keepcaps failed: EPERM.*\n$/);
     expect(existsSync(join(dir, 'ran'))).toBe(false);
@@ -121,7 +156,20 @@ describe.runIf(isRoot)(`capspawn run --config (${notRootReason})`, () => {
 
   it('lets flags override the file, and adds --env to its env', async () => {
     const config = profile({ user: 'capspawn-no-such-user', caps: ['net_admin'], env: { FROM_FILE: '1', BOTH: 'file' } });
-    const out = await runCli(['--config', config, '--user', guest, '--caps', 'net_raw', '--env', 'BOTH=flag', '--', 'sh', '-c', 'grep CapAmb /proc/self/status; echo $FROM_FILE $BOTH']);
+    const out = await runCli([
+      '--config',
+      config,
+      '--user',
+      guest,
+      '--caps',
+      'net_raw',
+      '--env',
+      'BOTH=flag',
+      '--',
+      'sh',
+      '-c',
+      'grep CapAmb /proc/self/status; echo $FROM_FILE $BOTH',
+    ]);
     expect(out.stderr).toBe('');
     expect(out.stdout).toBe('CapAmb:\t0000000000002000\n1 flag\n');
   });
@@ -129,7 +177,10 @@ describe.runIf(isRoot)(`capspawn run --config (${notRootReason})`, () => {
   it('--init-groups overrides the file’s group list with the user’s own groups', async () => {
     const config = profile({ user: guest, supplementaryGroups: [] });
     const out = await runCli(['--config', config, '--init-groups', '--', 'cat', '/proc/self/status']);
-    const expected = [FIXTURE_GROUPS.primary, FIXTURE_GROUPS.extra].map(gidOf).sort((a, b) => a - b).join(' ');
+    const expected = [FIXTURE_GROUPS.primary, FIXTURE_GROUPS.extra]
+      .map(gidOf)
+      .sort((a, b) => a - b)
+      .join(' ');
     expect(statusLine(out.stdout, 'Groups')).toBe(expected);
   });
 });

@@ -22,9 +22,13 @@ interface TerminalRun {
 type Step = ['wait', string] | ['send', string] | ['resize', number, number] | ['kill-pid', string];
 
 async function atTerminal(args: string[], steps: Step[] = [], size = { rows: 24, cols: 80 }): Promise<TerminalRun> {
-  const { stdout } = await promisify(execFile)('python3', [harness, JSON.stringify({ ...size, steps }), '--', process.execPath, cliPath, ...args], {
-    timeout: 120_000,
-  });
+  const { stdout } = await promisify(execFile)(
+    'python3',
+    [harness, JSON.stringify({ ...size, steps }), '--', process.execPath, cliPath, ...args],
+    {
+      timeout: 120_000,
+    },
+  );
   return JSON.parse(stdout) as TerminalRun;
 }
 
@@ -37,7 +41,7 @@ const injector = [
 beforeAll(ensureCliBuilt);
 
 describe.runIf(isRoot)(`capspawn run on a terminal (${notRootReason})`, () => {
-  it('a guest calling TIOCSTI gets no byte into the caller\'s input: it types into its own pty', async () => {
+  it("a guest calling TIOCSTI gets no byte into the caller's input: it types into its own pty", async () => {
     const run = await atTerminal(['--user', guest, '--', ...injector]);
     expect(run).toMatchObject({ status: 0, leftover: '', restored: true });
     expect(run.output).toContain('TIOCSTI ok');
@@ -50,12 +54,15 @@ describe.runIf(isRoot)(`capspawn run on a terminal (${notRootReason})`, () => {
   }, 120_000);
 
   it('a shell as the guest answers a typed command', async () => {
-    const run = await atTerminal(['--user', guest, '--', '/bin/sh', '-i'], [
-      ['wait', '\\$ '],
-      ['send', 'echo hi-$((6*7)) $(id -un)\r'],
-      ['wait', `hi-42 ${guest}`],
-      ['send', 'exit\r'],
-    ]);
+    const run = await atTerminal(
+      ['--user', guest, '--', '/bin/sh', '-i'],
+      [
+        ['wait', '\\$ '],
+        ['send', 'echo hi-$((6*7)) $(id -un)\r'],
+        ['wait', `hi-42 ${guest}`],
+        ['send', 'exit\r'],
+      ],
+    );
     expect(run).toMatchObject({ status: 0, leftover: '', restored: true });
   }, 120_000);
 
@@ -64,27 +71,36 @@ describe.runIf(isRoot)(`capspawn run on a terminal (${notRootReason})`, () => {
     const watcher =
       // os.write, not print: a handler that prints while print flushes raises a reentrant-call error.
       'import os,signal\nsignal.signal(signal.SIGWINCH, lambda *a: (os.write(1, ("now %d %d\\n" % os.get_terminal_size(0)[::-1]).encode()), os._exit(0)))\nos.write(1, b"ready\\n")\nwhile True: signal.pause()';
-    const run = await atTerminal(['--user', guest, '--', 'python3', '-c', watcher], [
-      ['wait', 'ready'],
-      ['resize', 40, 120],
-      ['wait', 'now 40 120'],
-    ]);
+    const run = await atTerminal(
+      ['--user', guest, '--', 'python3', '-c', watcher],
+      [
+        ['wait', 'ready'],
+        ['resize', 40, 120],
+        ['wait', 'now 40 120'],
+      ],
+    );
     expect(run).toMatchObject({ status: 0, restored: true });
   }, 120_000);
 
   it('raw mode is restored after kill -9 of the guest (exit 137)', async () => {
-    const run = await atTerminal(['--user', guest, '--', 'sh', '-c', 'echo pid:$$; exec sleep 100'], [
-      ['wait', 'pid:\\d+'],
-      ['kill-pid', 'pid:'],
-    ]);
+    const run = await atTerminal(
+      ['--user', guest, '--', 'sh', '-c', 'echo pid:$$; exec sleep 100'],
+      [
+        ['wait', 'pid:\\d+'],
+        ['kill-pid', 'pid:'],
+      ],
+    );
     expect(run).toMatchObject({ status: 137, restored: true, leftover: '' });
   }, 120_000);
 
   it('raw mode is restored after Ctrl-C, which reaches the guest through its pty (exit 130)', async () => {
-    const run = await atTerminal(['--user', guest, '--', 'sh', '-c', 'echo ready; exec sleep 100'], [
-      ['wait', 'ready'],
-      ['send', '\x03'],
-    ]);
+    const run = await atTerminal(
+      ['--user', guest, '--', 'sh', '-c', 'echo ready; exec sleep 100'],
+      [
+        ['wait', 'ready'],
+        ['send', '\x03'],
+      ],
+    );
     expect(run).toMatchObject({ status: 130, restored: true, leftover: '' });
   }, 120_000);
 });
@@ -94,10 +110,14 @@ describe.runIf(isRoot)(`spawnGuest terminal option (${notRootReason})`, () => {
 
   it('the guest has the pty slave as fds 0-2 (its own, 0620) and its controlling tty; the master never reaches it', async () => {
     const before = ownFds();
-    const g = await spawnGuest('/bin/sh', ['-c', 'stat -c "%U %a" $(tty); ls -l /proc/self/fd | grep -c ptmx; set -- $(cat /proc/$$/stat); [ $1 = $6 ] && echo 1 || echo 0'], {
-      user: guest,
-      terminal: { cols: 90, rows: 30 },
-    });
+    const g = await spawnGuest(
+      '/bin/sh',
+      ['-c', 'stat -c "%U %a" $(tty); ls -l /proc/self/fd | grep -c ptmx; set -- $(cat /proc/$$/stat); [ $1 = $6 ] && echo 1 || echo 0'],
+      {
+        user: guest,
+        terminal: { cols: 90, rows: 30 },
+      },
+    );
     expect(g.stdin).toBeNull();
     let out = '';
     g.terminal?.on('data', (d: Buffer) => (out += d.toString()));
@@ -108,7 +128,10 @@ describe.runIf(isRoot)(`spawnGuest terminal option (${notRootReason})`, () => {
   });
 
   it('resize reaches the guest, and kill and disposal end it as for pipes', async () => {
-    const g = await spawnGuest('/bin/sh', ['-c', 'trap "stty size; exit 3" WINCH; echo ready; while :; do sleep 0.05; done'], { user: guest, terminal: true });
+    const g = await spawnGuest('/bin/sh', ['-c', 'trap "stty size; exit 3" WINCH; echo ready; while :; do sleep 0.05; done'], {
+      user: guest,
+      terminal: true,
+    });
     let out = '';
     g.terminal?.on('data', (d: Buffer) => (out += d.toString()));
     while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 20));
@@ -122,8 +145,14 @@ describe.runIf(isRoot)(`spawnGuest terminal option (${notRootReason})`, () => {
   });
 
   it('terminal and stdio slots 0-2 exclude each other, before anything is spawned', async () => {
-    await expect(spawnGuest('true', { user: guest, terminal: true, stdio: 'inherit' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_VALUE', option: 'stdio' });
+    await expect(spawnGuest('true', { user: guest, terminal: true, stdio: 'inherit' })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_VALUE',
+      option: 'stdio',
+    });
     await expect(spawnGuest('true', { user: guest, terminal: true, stdio: [null, 'pipe'] })).rejects.toMatchObject({ option: 'stdio' });
-    await expect(spawnGuest('true', { user: guest, terminal: { cols: 0 } })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', option: 'terminal.cols' });
+    await expect(spawnGuest('true', { user: guest, terminal: { cols: 0 } })).rejects.toMatchObject({
+      code: 'ERR_OUT_OF_RANGE',
+      option: 'terminal.cols',
+    });
   });
 });

@@ -38,7 +38,10 @@ describe.runIf(isRoot)(`doctor and CAP_SETPCAP, as the kernel rules it (${notRoo
   const check = (json: DoctorJson, name: string) => json.checks.find((c) => c.name === name);
 
   it('run as nobody, doctor does not mark /dev/net/tun ✓ while CAP_NET_ADMIN is ✗', async () => {
-    const json = await doctor(['--user', guest, '--caps', 'net_admin'], ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--']);
+    const json = await doctor(
+      ['--user', guest, '--caps', 'net_admin'],
+      ['setpriv', '--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--'],
+    );
     expect(check(json, 'CAP_NET_ADMIN')?.ok).toBe(false);
     expect(check(json, '/dev/net/tun')?.ok).toBe(false);
   });
@@ -49,7 +52,9 @@ describe.runIf(isRoot)(`doctor and CAP_SETPCAP, as the kernel rules it (${notRoo
   const withoutSetpcap = ['setpriv', '--inh-caps', '-all', '--bounding-set', '-setpcap', '--'];
 
   it('without CAP_SETPCAP an ambient capability is still granted, and doctor agrees', async () => {
-    const out = await runCli(['--user', guest, '--caps', 'net_admin', '--', 'grep', 'CapAmb', '/proc/self/status'], { wrapper: withoutSetpcap });
+    const out = await runCli(['--user', guest, '--caps', 'net_admin', '--', 'grep', 'CapAmb', '/proc/self/status'], {
+      wrapper: withoutSetpcap,
+    });
     expect(out).toMatchObject({ status: 0, stdout: 'CapAmb:\t0000000000001000\n' });
     expect(check(await doctor(['--user', guest, '--caps', 'net_admin'], withoutSetpcap), 'CAP_SETPCAP')?.ok).toBe(true);
   });

@@ -98,15 +98,31 @@ describe('repeated flags', () => {
 
   it('--env, --pass-env, --caps and --rlimit keep adding', async () => {
     const json = (await explainJson([
-      '--user', guest, '--env', 'A=1', '--env', 'B=2', '--caps', 'net_admin', '--caps', 'net_raw',
-      '--rlimit', 'core=0', '--rlimit', 'nofile=64:128', '--', 'true',
+      '--user',
+      guest,
+      '--env',
+      'A=1',
+      '--env',
+      'B=2',
+      '--caps',
+      'net_admin',
+      '--caps',
+      'net_raw',
+      '--rlimit',
+      'core=0',
+      '--rlimit',
+      'nofile=64:128',
+      '--',
+      'true',
     ])) as { env: Record<string, string>; capabilities: unknown[]; placement: { rlimits: Record<string, unknown> } };
     expect(json.env).toMatchObject({ A: '1', B: '2' });
     expect(json.capabilities).toHaveLength(2);
     expect(Object.keys(json.placement.rlimits).sort()).toEqual(['core', 'nofile']);
-    const passed = (await runCli(['explain', '--json', '--user', guest, '--pass-env', 'CAPSPAWN_T1', '--pass-env', 'CAPSPAWN_T2', '--', 'true'], {
-      env: { ...process.env, CAPSPAWN_T1: 'x', CAPSPAWN_T2: 'y' },
-    })).stdout;
+    const passed = (
+      await runCli(['explain', '--json', '--user', guest, '--pass-env', 'CAPSPAWN_T1', '--pass-env', 'CAPSPAWN_T2', '--', 'true'], {
+        env: { ...process.env, CAPSPAWN_T1: 'x', CAPSPAWN_T2: 'y' },
+      })
+    ).stdout;
     expect((JSON.parse(passed) as { env: Record<string, string> }).env).toMatchObject({ CAPSPAWN_T1: 'x', CAPSPAWN_T2: 'y' });
   });
 });
@@ -157,7 +173,6 @@ describe('flags and profile fields', () => {
     const rows = [...table.matchAll(/^\| `(\w+)` \| `(--[\w-]+)` \|/gm)].map((m) => [m[1], m[2]]);
     expect(rows).toEqual(PROFILE_FIELDS.map((field) => [field, flagForOption(field)]));
   });
-
 });
 
 describe('README quick start', () => {

@@ -37,13 +37,29 @@ describe.runIf(isRoot)(`credentials inside the guest (${notRootReason})`, () => 
     expect(seen.status.Groups.trim()).toBe(expected.join(' '));
     // id -G: the effective gid first, then the supplementary groups without it.
     const id = await runGuest('/usr/bin/id', ['-G'], { user, extraGroups: extra });
-    expect(id.stdout.trim().split(' ').map(Number).sort((a, b) => a - b)).toEqual(expected);
+    expect(
+      id.stdout
+        .trim()
+        .split(' ')
+        .map(Number)
+        .sort((a, b) => a - b),
+    ).toEqual(expected);
   });
 
   it('extraGroups adds to an explicit list; the primary group stays out unless named', async () => {
-    const seen = await inspectGuest({ user, primaryGroup: FIXTURE_GROUPS.net, supplementaryGroups: [], extraGroups: [FIXTURE_GROUPS.other] });
+    const seen = await inspectGuest({
+      user,
+      primaryGroup: FIXTURE_GROUPS.net,
+      supplementaryGroups: [],
+      extraGroups: [FIXTURE_GROUPS.other],
+    });
     expect(seen.status.Groups.trim()).toBe(String(gidOf(FIXTURE_GROUPS.other)));
-    const id = await runGuest('/usr/bin/id', ['-G'], { user, primaryGroup: FIXTURE_GROUPS.net, supplementaryGroups: [], extraGroups: [FIXTURE_GROUPS.other] });
+    const id = await runGuest('/usr/bin/id', ['-G'], {
+      user,
+      primaryGroup: FIXTURE_GROUPS.net,
+      supplementaryGroups: [],
+      extraGroups: [FIXTURE_GROUPS.other],
+    });
     expect(id.stdout).toBe(`${gidOf(FIXTURE_GROUPS.net)} ${gidOf(FIXTURE_GROUPS.other)}\n`);
   });
 

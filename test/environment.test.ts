@@ -1,10 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { buildEnvironment, checkEnvOption, checkPassEnvOption, DEFAULT_PATH, globSkipReason, isLoaderVariable } from '../lib/environment.js';
+import {
+  buildEnvironment,
+  checkEnvOption,
+  checkPassEnvOption,
+  DEFAULT_PATH,
+  globSkipReason,
+  isLoaderVariable,
+} from '../lib/environment.js';
 
 const who = { name: 'justin', home: '/home/justin', shell: '/bin/bash' };
 
 describe('buildEnvironment', () => {
-  it('starts with PATH and the target user\'s HOME, USER, LOGNAME, SHELL only', () => {
+  it("starts with PATH and the target user's HOME, USER, LOGNAME, SHELL only", () => {
     const env = buildEnvironment({ identity: who, source: { SECRET: 'x', PATH: '/evil' } });
     expect([...env]).toEqual([
       ['PATH', DEFAULT_PATH],
@@ -55,7 +62,12 @@ describe('buildEnvironment', () => {
   });
 
   it('copies a loader variable named exactly, and sets one given in env', () => {
-    const env = buildEnvironment({ identity: null, source: { LD_LIBRARY_PATH: '/opt/lib' }, passEnv: ['LD_LIBRARY_PATH'], env: { LD_PRELOAD: '/x.so' } });
+    const env = buildEnvironment({
+      identity: null,
+      source: { LD_LIBRARY_PATH: '/opt/lib' },
+      passEnv: ['LD_LIBRARY_PATH'],
+      env: { LD_PRELOAD: '/x.so' },
+    });
     expect(env.get('LD_LIBRARY_PATH')).toBe('/opt/lib');
     expect(env.get('LD_PRELOAD')).toBe('/x.so');
   });
@@ -71,7 +83,13 @@ describe('buildEnvironment', () => {
     const source = { HOME: '/root', USER: 'root', LOGNAME: 'root', SHELL: '/bin/bash', PATH: '/root/bin', HISTSIZE: '5' };
     for (const glob of ['*', 'H*', '?OME', 'PA*', '*SER']) {
       const env = buildEnvironment({ identity, source, passEnv: [glob] });
-      expect(Object.fromEntries(env)).toMatchObject({ HOME: '/nonexistent', USER: 'nobody', LOGNAME: 'nobody', SHELL: '/usr/sbin/nologin', PATH: DEFAULT_PATH });
+      expect(Object.fromEntries(env)).toMatchObject({
+        HOME: '/nonexistent',
+        USER: 'nobody',
+        LOGNAME: 'nobody',
+        SHELL: '/usr/sbin/nologin',
+        PATH: DEFAULT_PATH,
+      });
     }
     expect(buildEnvironment({ identity, source, passEnv: ['H*'] }).get('HISTSIZE')).toBe('5');
     expect(buildEnvironment({ identity, source, passEnv: ['*', 'HOME'] }).get('HOME')).toBe('/root');
@@ -81,17 +99,63 @@ describe('buildEnvironment', () => {
   });
 
   it.each([
-    'BASH_FUNC_ls%%', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'ENV', 'BASH_ENV', 'JAVA_TOOL_OPTIONS', '_JAVA_OPTIONS', 'JDK_JAVA_OPTIONS',
-    'PERL5OPT', 'PERL5LIB', 'PERLLIB', 'PERL5DB', 'PYTHONSTARTUP', 'PYTHONPATH', 'PYTHONHOME', 'PYTHONINSPECT', 'PYTHONBREAKPOINT',
-    'RUBYOPT', 'RUBYLIB', 'LUA_INIT', 'LUA_INIT_5_4', 'OPENSSL_CONF', 'OPENSSL_ENGINES',
+    'BASH_FUNC_ls%%',
+    'SHELLOPTS',
+    'BASHOPTS',
+    'PS4',
+    'ENV',
+    'BASH_ENV',
+    'JAVA_TOOL_OPTIONS',
+    '_JAVA_OPTIONS',
+    'JDK_JAVA_OPTIONS',
+    'PERL5OPT',
+    'PERL5LIB',
+    'PERLLIB',
+    'PERL5DB',
+    'PYTHONSTARTUP',
+    'PYTHONPATH',
+    'PYTHONHOME',
+    'PYTHONINSPECT',
+    'PYTHONBREAKPOINT',
+    'RUBYOPT',
+    'RUBYLIB',
+    'LUA_INIT',
+    'LUA_INIT_5_4',
+    'OPENSSL_CONF',
+    'OPENSSL_ENGINES',
   ])('a glob never copies the interpreter hook %s; naming it exactly does', (name) => {
     expect(globSkipReason(name)).toBe('interpreter');
     expect(buildEnvironment({ identity: null, source: { [name]: 'x' }, passEnv: ['*'] }).has(name)).toBe(false);
     expect(buildEnvironment({ identity: null, source: { [name]: 'x' }, passEnv: [name] }).get(name)).toBe('x');
   });
 
-  it('holds glibc\'s whole unsecure list (sysdeps/generic/unsecvars.h) as loader variables', () => {
-    const unsecvars = ['GCONV_PATH', 'GETCONF_DIR', 'GLIBC_TUNABLES', 'HOSTALIASES', 'LD_AUDIT', 'LD_DEBUG', 'LD_DEBUG_OUTPUT', 'LD_DYNAMIC_WEAK', 'LD_HWCAP_MASK', 'LD_LIBRARY_PATH', 'LD_ORIGIN_PATH', 'LD_PRELOAD', 'LD_PROFILE', 'LD_SHOW_AUXV', 'LD_USE_LOAD_BIAS', 'LOCALDOMAIN', 'LOCPATH', 'MALLOC_TRACE', 'NIS_PATH', 'NLSPATH', 'RESOLV_HOST_CONF', 'RES_OPTIONS', 'TMPDIR', 'TZDIR'];
+  it("holds glibc's whole unsecure list (sysdeps/generic/unsecvars.h) as loader variables", () => {
+    const unsecvars = [
+      'GCONV_PATH',
+      'GETCONF_DIR',
+      'GLIBC_TUNABLES',
+      'HOSTALIASES',
+      'LD_AUDIT',
+      'LD_DEBUG',
+      'LD_DEBUG_OUTPUT',
+      'LD_DYNAMIC_WEAK',
+      'LD_HWCAP_MASK',
+      'LD_LIBRARY_PATH',
+      'LD_ORIGIN_PATH',
+      'LD_PRELOAD',
+      'LD_PROFILE',
+      'LD_SHOW_AUXV',
+      'LD_USE_LOAD_BIAS',
+      'LOCALDOMAIN',
+      'LOCPATH',
+      'MALLOC_TRACE',
+      'NIS_PATH',
+      'NLSPATH',
+      'RESOLV_HOST_CONF',
+      'RES_OPTIONS',
+      'TMPDIR',
+      'TZDIR',
+    ];
     for (const name of unsecvars) expect(globSkipReason(name), name).toBe('loader');
   });
 

@@ -47,8 +47,16 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
   };
 
   it('names an unknown user and an unknown group before spawning', async () => {
-    await fails('/bin/true', { user: 'capspawn-no-such-user' }, { name: 'SpawnGuestError', code: 'ERR_CAPSPAWN_UNKNOWN_USER', step: 'resolve', option: 'user' });
-    await fails('/bin/true', { supplementaryGroups: ['capspawn-no-such-group'] }, { code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', option: 'supplementaryGroups[0]' });
+    await fails(
+      '/bin/true',
+      { user: 'capspawn-no-such-user' },
+      { name: 'SpawnGuestError', code: 'ERR_CAPSPAWN_UNKNOWN_USER', step: 'resolve', option: 'user' },
+    );
+    await fails(
+      '/bin/true',
+      { supplementaryGroups: ['capspawn-no-such-group'] },
+      { code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', option: 'supplementaryGroups[0]' },
+    );
   });
 
   it('refuses uid 0 without allowRoot', async () => {
@@ -56,7 +64,11 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
   });
 
   it('reports a missing program as execve ENOENT, with the path', async () => {
-    await fails(join(dir, 'nothing-here'), {}, { code: 'ENOENT', errno: -2, step: 'execve', syscall: 'execve', path: join(dir, 'nothing-here') });
+    await fails(
+      join(dir, 'nothing-here'),
+      {},
+      { code: 'ENOENT', errno: -2, step: 'execve', syscall: 'execve', path: join(dir, 'nothing-here') },
+    );
     await fails('capspawn-no-such-program', {}, { code: 'ENOENT', step: 'execve', message: /not found in the guest's PATH/ });
   });
 
@@ -81,11 +93,18 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
     copyFileSync('/bin/true', program);
     chmodSync(program, 0o755);
     execFileSync('setcap', ['cap_net_raw+ep', program]);
-    await fails(program, { allowPrivilegedPrograms: true, limitBoundingSet: true }, { code: 'EPERM', step: 'execve', message: /not all in the guest's bounding set \(limitBoundingSet drops them\)/ });
+    await fails(
+      program,
+      { allowPrivilegedPrograms: true, limitBoundingSet: true },
+      { code: 'EPERM', step: 'execve', message: /not all in the guest's bounding set \(limitBoundingSet drops them\)/ },
+    );
   });
 
   it('blames args, not options, for a string where the argument array belongs', async () => {
-    await expect(spawnGuest('/usr/bin/echo', 'abc' as unknown as string[], { user })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG_TYPE', option: 'args' });
+    await expect(spawnGuest('/usr/bin/echo', 'abc' as unknown as string[], { user })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG_TYPE',
+      option: 'args',
+    });
   });
 
   it('cuts a huge user name in the message, as Node cuts long values', async () => {
@@ -123,19 +142,36 @@ describe.runIf(isRoot)(`fail-closed launches (${notRootReason})`, () => {
     }
   });
 
-  it('keeps the caller\'s stack in the error', async () => {
+  it("keeps the caller's stack in the error", async () => {
     const error: unknown = await spawnGuest('/nonexistent', { user }).catch((e: unknown) => e);
     expect((error as Error).stack).toMatch(/fail-closed\.privileged\.test\.ts/);
   });
 });
 
 describe.runIf(isRoot)(`a daemon with fewer privileges (${notRootReason})`, () => {
-  const job = (options: object) => ({ file: '/bin/grep', args: ['-E', '^(Uid|Groups|Cap(Inh|Prm|Eff|Amb)):', '/proc/self/status'], options: { user, ...options } });
+  const job = (options: object) => ({
+    file: '/bin/grep',
+    args: ['-E', '^(Uid|Groups|Cap(Inh|Prm|Eff|Amb)):', '/proc/self/status'],
+    options: { user, ...options },
+  });
 
   it('works as a non-root daemon holding only SETUID, SETGID, SETPCAP and NET_ADMIN', async () => {
     const caps = '+setuid,+setgid,+setpcap,+net_admin';
     const result = await runDaemon(
-      ['setpriv', '--reuid', FIXTURE_USERS.second.name, '--regid', FIXTURE_USERS.second.primary, '--clear-groups', '--inh-caps', caps, '--ambient-caps', caps, '--bounding-set', `-all,${caps}`],
+      [
+        'setpriv',
+        '--reuid',
+        FIXTURE_USERS.second.name,
+        '--regid',
+        FIXTURE_USERS.second.primary,
+        '--clear-groups',
+        '--inh-caps',
+        caps,
+        '--ambient-caps',
+        caps,
+        '--bounding-set',
+        `-all,${caps}`,
+      ],
       job({ caps: ['net_admin'], supplementaryGroups: ['capspawn-extra'] }),
     );
     expect(result).toMatchObject({ ok: true, code: 0, children: 0 });
@@ -144,7 +180,7 @@ describe.runIf(isRoot)(`a daemon with fewer privileges (${notRootReason})`, () =
     expect(result.stdout).toMatch(/^CapEff:\t0000000000001000$/m);
   });
 
-  it('fails at capset when the capability is not in the daemon\'s bounding set', async () => {
+  it("fails at capset when the capability is not in the daemon's bounding set", async () => {
     const result = await runDaemon(['setpriv', '--bounding-set', '-net_admin'], job({ caps: ['net_admin'] }));
     expect(result).toMatchObject({ ok: false, children: 0, error: { name: 'SpawnGuestError', code: 'EPERM', step: 'capset' } });
     if (!result.ok) expect(result.error.message).toMatch(/CAP_NET_ADMIN is not in this process's bounding set/);
@@ -169,7 +205,10 @@ describe.runIf(isRoot)(`a daemon with fewer privileges (${notRootReason})`, () =
     const result = await runDaemon([], job({ caps: ['net_admin'] }), { ...process.env, CAPSPAWN_CLONE_MODE: 'fork' });
     expect(result).toMatchObject({ ok: true, code: 0, cloneSharesMemory: false });
     if (result.ok) expect(result.stdout).toMatch(/^CapAmb:\t0000000000001000$/m);
-    const failed = await runDaemon(['setpriv', '--bounding-set', '-net_admin'], job({ caps: ['net_admin'] }), { ...process.env, CAPSPAWN_CLONE_MODE: 'fork' });
+    const failed = await runDaemon(['setpriv', '--bounding-set', '-net_admin'], job({ caps: ['net_admin'] }), {
+      ...process.env,
+      CAPSPAWN_CLONE_MODE: 'fork',
+    });
     expect(failed).toMatchObject({ ok: false, children: 0, error: { code: 'EPERM', step: 'capset' } });
   });
 });

@@ -55,7 +55,14 @@ interface Boot {
  */
 async function boot(file: string, args: string[], options: Omit<SpawnGuestOptions, 'user'>, qemuMakesTap?: string): Promise<Boot> {
   const started = performance.now();
-  const guest = await spawnGuest(file, args, { user, netns, stdio: ['ignore', 'pipe', 'pipe'], timeout: BOOT_TIMEOUT_MS, killSignal: 'SIGKILL', ...options });
+  const guest = await spawnGuest(file, args, {
+    user,
+    netns,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: BOOT_TIMEOUT_MS,
+    killSignal: 'SIGKILL',
+    ...options,
+  });
   let output = '';
   let roundTripMs: number | undefined;
   const onData = (chunk: string) => {
@@ -98,30 +105,61 @@ describe.runIf(isRoot)(`a guest booted on a TAP device (${notRootReason}; in a n
   });
 
   describe('(a) QEMU creates its TAP', () => {
-    it("with caps ['net_admin'] as an unprivileged user: boots and the guest's ping of the host comes back", async () => {
-      const out = await boot(QEMU, tiny.qemuArgs('cs-qtap0'), { caps: ['net_admin'] }, 'cs-qtap0');
-      times.a = out.roundTripMs;
-      expect(out.console).toContain(ROUND_TRIP_MARKER);
-      expect(out.code).toBe(0);
-      // QEMU's own TAP went with it: nothing stays behind in the namespace.
-      expect(spawnSync('ip', ['-n', netnsName, 'link', 'show', 'dev', 'cs-qtap0']).status).not.toBe(0);
-    }, TEST_TIMEOUT_MS);
+    it(
+      "with caps ['net_admin'] as an unprivileged user: boots and the guest's ping of the host comes back",
+      async () => {
+        const out = await boot(QEMU, tiny.qemuArgs('cs-qtap0'), { caps: ['net_admin'] }, 'cs-qtap0');
+        times.a = out.roundTripMs;
+        expect(out.console).toContain(ROUND_TRIP_MARKER);
+        expect(out.code).toBe(0);
+        // QEMU's own TAP went with it: nothing stays behind in the namespace.
+        expect(spawnSync('ip', ['-n', netnsName, 'link', 'show', 'dev', 'cs-qtap0']).status).not.toBe(0);
+      },
+      TEST_TIMEOUT_MS,
+    );
 
-    it('through sudo -u … -- setpriv --ambient-caps=+net_admin: the raise is lost and QEMU fails on /dev/net/tun', { timeout: TEST_TIMEOUT_MS }, () => {
-      const out = spawnSync('ip', ['netns', 'exec', netnsName, 'sudo', '-u', user, '--', 'setpriv', '--ambient-caps=+net_admin', '--', QEMU, ...tiny.qemuArgs('cs-qtap1')], {
-        encoding: 'utf8',
-        timeout: BOOT_TIMEOUT_MS,
-      });
-      expect(out.status).toBe(1);
-      expect(out.stderr).toMatch(TAP_EPERM);
-      expect(TAP_EPERM.exec(out.stderr)?.[1]).toBe('cs-qtap1');
-      // And setpriv itself reported nothing wrong: the same chain shows CapAmb 0 and exits 0.
-      const status = execFileSync('sudo', ['-u', user, '--', 'setpriv', '--ambient-caps=+net_admin', '--', 'grep', 'CapAmb', '/proc/self/status'], { encoding: 'utf8' });
-      expect(status).toBe('CapAmb:\t0000000000000000\n');
-      // With --inh-caps as well, setpriv fails loudly instead (sudo's user has no CAP_SETPCAP).
-      const loud = spawnSync('sudo', ['-u', user, '--', 'setpriv', '--inh-caps=+net_admin', '--ambient-caps=+net_admin', '--', 'true'], { encoding: 'utf8' });
-      expect(loud).toMatchObject({ status: 127, stderr: 'setpriv: apply capabilities: Operation not permitted\n' });
-    });
+    it(
+      'through sudo -u … -- setpriv --ambient-caps=+net_admin: the raise is lost and QEMU fails on /dev/net/tun',
+      { timeout: TEST_TIMEOUT_MS },
+      () => {
+        const out = spawnSync(
+          'ip',
+          [
+            'netns',
+            'exec',
+            netnsName,
+            'sudo',
+            '-u',
+            user,
+            '--',
+            'setpriv',
+            '--ambient-caps=+net_admin',
+            '--',
+            QEMU,
+            ...tiny.qemuArgs('cs-qtap1'),
+          ],
+          {
+            encoding: 'utf8',
+            timeout: BOOT_TIMEOUT_MS,
+          },
+        );
+        expect(out.status).toBe(1);
+        expect(out.stderr).toMatch(TAP_EPERM);
+        expect(TAP_EPERM.exec(out.stderr)?.[1]).toBe('cs-qtap1');
+        // And setpriv itself reported nothing wrong: the same chain shows CapAmb 0 and exits 0.
+        const status = execFileSync(
+          'sudo',
+          ['-u', user, '--', 'setpriv', '--ambient-caps=+net_admin', '--', 'grep', 'CapAmb', '/proc/self/status'],
+          { encoding: 'utf8' },
+        );
+        expect(status).toBe('CapAmb:\t0000000000000000\n');
+        // With --inh-caps as well, setpriv fails loudly instead (sudo's user has no CAP_SETPCAP).
+        const loud = spawnSync('sudo', ['-u', user, '--', 'setpriv', '--inh-caps=+net_admin', '--ambient-caps=+net_admin', '--', 'true'], {
+          encoding: 'utf8',
+        });
+        expect(loud).toMatchObject({ status: 127, stderr: 'setpriv: apply capabilities: Operation not permitted\n' });
+      },
+    );
   });
 
   describe('(b) a TAP made by createTap for group cvdnetwork', () => {
@@ -132,12 +170,16 @@ describe.runIf(isRoot)(`a guest booted on a TAP device (${notRootReason}; in a n
     });
     afterAll(() => apiInNetns(netnsName, `await deleteTap('cvd-mtap-01');`));
 
-    it('a guest in cvdnetwork with no capability attaches, boots and its ping comes back', async () => {
-      const out = await boot(QEMU, tiny.qemuArgs('cvd-mtap-01'), { supplementaryGroups: [CVDNETWORK] });
-      times.b = out.roundTripMs;
-      expect(out.console).toContain(ROUND_TRIP_MARKER);
-      expect(out.code).toBe(0);
-    }, TEST_TIMEOUT_MS);
+    it(
+      'a guest in cvdnetwork with no capability attaches, boots and its ping comes back',
+      async () => {
+        const out = await boot(QEMU, tiny.qemuArgs('cvd-mtap-01'), { supplementaryGroups: [CVDNETWORK] });
+        times.b = out.roundTripMs;
+        expect(out.console).toContain(ROUND_TRIP_MARKER);
+        expect(out.code).toBe(0);
+      },
+      TEST_TIMEOUT_MS,
+    );
 
     it('a guest outside the group gets EPERM', async () => {
       const out = await runGuest(QEMU, tiny.qemuArgs('cvd-mtap-01'), { user, netns, supplementaryGroups: [], timeout: BOOT_TIMEOUT_MS });
@@ -151,24 +193,31 @@ describe.runIf(isRoot)(`a guest booted on a TAP device (${notRootReason}; in a n
       beforeAll(() => {
         // What a buildFHSEnvBubblewrap wrapper does: a #! script that execs bwrap with a user namespace.
         wrapper = join(scratch, 'fhs-wrapper');
-        writeFileSync(wrapper, '#!/bin/sh\nexec /usr/bin/bwrap --dev-bind / / --proc /proc --unshare-user --unshare-pid --unshare-ipc --unshare-uts --die-with-parent -- "$@"\n');
+        writeFileSync(
+          wrapper,
+          '#!/bin/sh\nexec /usr/bin/bwrap --dev-bind / / --proc /proc --unshare-user --unshare-pid --unshare-ipc --unshare-uts --die-with-parent -- "$@"\n',
+        );
         chmodSync(wrapper, 0o755);
         owned = join(scratch, 'owned');
         execFileSync('mkdir', [owned]);
         chownSync(owned, uidOf(user), gidOf(FIXTURE_GROUPS.primary));
       });
 
-      it('with primaryGroup cvdnetwork: chgrp inside works, other groups show as nogroup, and the guest boots', async () => {
-        const script = `chgrp ${CVDNETWORK} "$0" && stat -c 'group %G' "$0" && id -G && exec "$@"`;
-        const args = ['/bin/sh', '-c', script, owned, QEMU, ...tiny.qemuArgs('cvd-mtap-01')];
-        const out = await boot(wrapper, args, { primaryGroup: CVDNETWORK, supplementaryGroups: [CVDNETWORK, FIXTURE_GROUPS.extra] });
-        expect(out.console).toContain(`group ${CVDNETWORK}\n`);
-        // Inside, only the caller's uid and primary gid are mapped: capspawn-extra is 65534 there.
-        expect(out.console).toMatch(new RegExp(`^${gidOf(CVDNETWORK)} (\\d+ )*65534\\n`, 'm'));
-        times.c = out.roundTripMs;
-        expect(out.console).toContain(ROUND_TRIP_MARKER);
-        expect(out.code).toBe(0);
-      }, TEST_TIMEOUT_MS);
+      it(
+        'with primaryGroup cvdnetwork: chgrp inside works, other groups show as nogroup, and the guest boots',
+        async () => {
+          const script = `chgrp ${CVDNETWORK} "$0" && stat -c 'group %G' "$0" && id -G && exec "$@"`;
+          const args = ['/bin/sh', '-c', script, owned, QEMU, ...tiny.qemuArgs('cvd-mtap-01')];
+          const out = await boot(wrapper, args, { primaryGroup: CVDNETWORK, supplementaryGroups: [CVDNETWORK, FIXTURE_GROUPS.extra] });
+          expect(out.console).toContain(`group ${CVDNETWORK}\n`);
+          // Inside, only the caller's uid and primary gid are mapped: capspawn-extra is 65534 there.
+          expect(out.console).toMatch(new RegExp(`^${gidOf(CVDNETWORK)} (\\d+ )*65534\\n`, 'm'));
+          times.c = out.roundTripMs;
+          expect(out.console).toContain(ROUND_TRIP_MARKER);
+          expect(out.code).toBe(0);
+        },
+        TEST_TIMEOUT_MS,
+      );
 
       it('without primaryGroup: chgrp to the hidden group fails with EINVAL', async () => {
         const out = await runGuest(wrapper, ['chgrp', CVDNETWORK, owned], { user, supplementaryGroups: [CVDNETWORK] });

@@ -23,9 +23,13 @@ async function vanishes(pid: number, tries = 100): Promise<boolean> {
 
 /** Runs hold-guest.mjs and returns its process and the guest's pid. */
 async function holdGuest(job: object) {
-  const holder = spawn(process.execPath, [holdScript, JSON.stringify({ file: inspectPath(), args: ['sleep', '60'], options: { user }, ...job })], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const holder = spawn(
+    process.execPath,
+    [holdScript, JSON.stringify({ file: inspectPath(), args: ['sleep', '60'], options: { user }, ...job })],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const [line] = (await once(holder.stdout, 'data')) as [Buffer];
   return { holder, guestPid: (JSON.parse(line.toString()) as { pid: number }).pid };
 }
@@ -206,7 +210,11 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
   describe('forceKillAfter: SIGKILL follows killSignal for a guest that ignores it', () => {
     /** A guest that ignores SIGTERM (SIG_IGN survives exec), started once that is so. */
     async function stubborn(options: object = {}): Promise<Guest> {
-      const guest = await spawnGuest('/bin/sh', ['-c', "trap '' TERM; echo ready; exec sleep 60"], { user, stdio: ['ignore', 'pipe', 'ignore'], ...options });
+      const guest = await spawnGuest('/bin/sh', ['-c', "trap '' TERM; echo ready; exec sleep 60"], {
+        user,
+        stdio: ['ignore', 'pipe', 'ignore'],
+        ...options,
+      });
       await once(guest.stdout!, 'data');
       guest.stdout!.resume();
       return guest;
@@ -303,7 +311,11 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
     const ours: Promise<unknown>[] = [];
     const theirs: Promise<unknown>[] = [];
     for (let i = 0; i < 25; i++) {
-      theirs.push(new Promise((resolve, reject) => execFile('/bin/sh', ['-c', `exit ${i % 7}`], (e) => (e && e.code !== i % 7 ? reject(e) : resolve(i)))));
+      theirs.push(
+        new Promise((resolve, reject) =>
+          execFile('/bin/sh', ['-c', `exit ${i % 7}`], (e) => (e && e.code !== i % 7 ? reject(e) : resolve(i))),
+        ),
+      );
       theirs.push(once(spawn('true'), 'exit'));
       ours.push(spawnGuest('/bin/true', { user, stdio: 'ignore' }).then((g: Guest) => g.exited));
     }

@@ -10,7 +10,12 @@ describe('resolveIdentity', () => {
   });
 
   it('uses exactly the groups asked for, names and numbers mixed', async () => {
-    const id = await resolve({ user: 'justin', primaryGroup: 'cvdnetwork', supplementaryGroups: ['cvdnetwork', 'kvm', 4242], allowRoot: false });
+    const id = await resolve({
+      user: 'justin',
+      primaryGroup: 'cvdnetwork',
+      supplementaryGroups: ['cvdnetwork', 'kvm', 4242],
+      allowRoot: false,
+    });
     expect(id).toMatchObject({ gid: 990, groups: [104, 990, 4242] });
   });
 
@@ -22,20 +27,37 @@ describe('resolveIdentity', () => {
     });
 
     it('to an explicit supplementaryGroups, and to [] (--clear-groups)', async () => {
-      expect((await resolve({ user: 'justin', supplementaryGroups: ['kvm'], extraGroups: ['cvdnetwork', 'kvm'], allowRoot: false })).groups).toEqual([104, 990]);
+      expect(
+        (await resolve({ user: 'justin', supplementaryGroups: ['kvm'], extraGroups: ['cvdnetwork', 'kvm'], allowRoot: false })).groups,
+      ).toEqual([104, 990]);
       expect((await resolve({ user: 'justin', supplementaryGroups: [], extraGroups: [990], allowRoot: false })).groups).toEqual([990]);
     });
 
     it('keeps the primary group out unless named, as setgroups and id show it', async () => {
-      expect((await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['cvdnetwork'], allowRoot: false }))).toMatchObject({ gid: 104, groups: [990] });
-      expect((await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['kvm'], allowRoot: false }))).toMatchObject({ gid: 104, groups: [104] });
+      expect(
+        await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['cvdnetwork'], allowRoot: false }),
+      ).toMatchObject({ gid: 104, groups: [990] });
+      expect(
+        await resolve({ user: 'justin', primaryGroup: 'kvm', supplementaryGroups: [], extraGroups: ['kvm'], allowRoot: false }),
+      ).toMatchObject({ gid: 104, groups: [104] });
     });
 
     it('names the entry at fault: an unknown group, gid 0 without allowRoot, too many', async () => {
-      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 'nosuch'], allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_UNKNOWN_GROUP', option: 'extraGroups[1]' });
-      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 0], allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'extraGroups[1]' });
-      await expect(resolve({ user: 'justin', extraGroups: ['root'], allowRoot: true })).resolves.toMatchObject({ groups: [0, 104, 990, 1000] });
-      await expect(resolveIdentity({ user: 'justin', extraGroups: [1, 2, 3], allowRoot: false }, fakeNss, [], 5)).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE', option: 'supplementaryGroups' });
+      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 'nosuch'], allowRoot: false })).rejects.toMatchObject({
+        code: 'ERR_CAPSPAWN_UNKNOWN_GROUP',
+        option: 'extraGroups[1]',
+      });
+      await expect(resolve({ user: 'justin', extraGroups: ['kvm', 0], allowRoot: false })).rejects.toMatchObject({
+        code: 'ERR_CAPSPAWN_ROOT_TARGET',
+        option: 'extraGroups[1]',
+      });
+      await expect(resolve({ user: 'justin', extraGroups: ['root'], allowRoot: true })).resolves.toMatchObject({
+        groups: [0, 104, 990, 1000],
+      });
+      await expect(resolveIdentity({ user: 'justin', extraGroups: [1, 2, 3], allowRoot: false }, fakeNss, [], 5)).rejects.toMatchObject({
+        code: 'ERR_OUT_OF_RANGE',
+        option: 'supplementaryGroups',
+      });
     });
   });
 
@@ -48,7 +70,10 @@ describe('resolveIdentity', () => {
   });
 
   it('asks for a primary group when the uid has no passwd entry', async () => {
-    await expect(resolve({ user: 4321, allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_NO_PRIMARY_GROUP', option: 'primaryGroup' });
+    await expect(resolve({ user: 4321, allowRoot: false })).rejects.toMatchObject({
+      code: 'ERR_CAPSPAWN_NO_PRIMARY_GROUP',
+      option: 'primaryGroup',
+    });
   });
 
   it('names the unknown user and group', async () => {
@@ -84,8 +109,15 @@ describe('resolveIdentity', () => {
   });
 
   it('refuses uid 0 without allowRoot', async () => {
-    await expect(resolve({ user: 'root', allowRoot: false })).rejects.toMatchObject({ name: 'RangeError', code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'user' });
-    await expect(resolve({ user: 0, primaryGroup: 0, allowRoot: false })).rejects.toMatchObject({ code: 'ERR_CAPSPAWN_ROOT_TARGET', option: 'user' });
+    await expect(resolve({ user: 'root', allowRoot: false })).rejects.toMatchObject({
+      name: 'RangeError',
+      code: 'ERR_CAPSPAWN_ROOT_TARGET',
+      option: 'user',
+    });
+    await expect(resolve({ user: 0, primaryGroup: 0, allowRoot: false })).rejects.toMatchObject({
+      code: 'ERR_CAPSPAWN_ROOT_TARGET',
+      option: 'user',
+    });
     expect((await resolve({ user: 'root', allowRoot: true })).uid).toBe(0);
   });
 
@@ -95,7 +127,10 @@ describe('resolveIdentity', () => {
       code: 'ERR_CAPSPAWN_ROOT_TARGET',
       option: 'supplementaryGroups[1]',
     });
-    await expect(resolve({ user: 'wheelie', allowRoot: false })).rejects.toMatchObject({ option: 'supplementaryGroups', message: expect.stringMatching(/from NSS/) });
+    await expect(resolve({ user: 'wheelie', allowRoot: false })).rejects.toMatchObject({
+      option: 'supplementaryGroups',
+      message: expect.stringMatching(/from NSS/),
+    });
   });
 
   it('reports an NSS failure with its call and errno', async () => {

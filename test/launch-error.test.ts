@@ -20,7 +20,14 @@ const at = (step: (typeof STEP_NAMES)[number], errno: number, detail = 0, signal
 describe('launchFailure', () => {
   it('names the step, errno and syscall like a SystemError', () => {
     const e = at('setgroups', 1);
-    expect(e).toMatchObject({ name: 'SpawnGuestError', code: 'EPERM', errno: -1, step: 'setgroups', syscall: 'setgroups', spawnargs: ctx.spawnargs });
+    expect(e).toMatchObject({
+      name: 'SpawnGuestError',
+      code: 'EPERM',
+      errno: -1,
+      step: 'setgroups',
+      syscall: 'setgroups',
+      spawnargs: ctx.spawnargs,
+    });
     expect(e.message).toMatch(/^spawnGuest qemu: setgroups failed: EPERM \(operation not permitted\): .*CAP_SETGID/);
   });
 
@@ -31,7 +38,11 @@ describe('launchFailure', () => {
   });
 
   it('gives the candidate path of an execve failure', () => {
-    expect(at('execve', 13, 1)).toMatchObject({ code: 'EACCES', path: '/usr/bin/qemu', message: expect.stringMatching(/not executable by uid 1000/) });
+    expect(at('execve', 13, 1)).toMatchObject({
+      code: 'EACCES',
+      path: '/usr/bin/qemu',
+      message: expect.stringMatching(/not executable by uid 1000/),
+    });
     expect(at('execve', 2, 1).message).toMatch(/"qemu" was not found in the guest's PATH/);
     expect(at('execve', 8, 0).message).toMatch(/never retries through \/bin\/sh/);
   });
@@ -56,7 +67,12 @@ describe('launchFailure', () => {
   });
 
   it('reports a child killed before execve, with the step it was at', () => {
-    expect(at('verify', 0, 0, 9)).toMatchObject({ code: 'ERR_CAPSPAWN_CHILD_KILLED', signal: 'SIGKILL', step: 'verify', message: expect.stringMatching(/killed by SIGKILL/) });
+    expect(at('verify', 0, 0, 9)).toMatchObject({
+      code: 'ERR_CAPSPAWN_CHILD_KILLED',
+      signal: 'SIGKILL',
+      step: 'verify',
+      message: expect.stringMatching(/killed by SIGKILL/),
+    });
   });
 
   it('says where a directory was refused', () => {
@@ -78,7 +94,14 @@ describe('preparationFailure', () => {
     }
     const failure = preparationFailure(systemError, ['/bin/true']);
     expect(failure).toBeInstanceOf(SpawnGuestError);
-    expect(failure).toMatchObject({ code: 'ENOENT', errno: -2, step: 'resolve', syscall: 'open', path: '/nonexistent/capspawn/limits', spawnargs: ['/bin/true'] });
+    expect(failure).toMatchObject({
+      code: 'ENOENT',
+      errno: -2,
+      step: 'resolve',
+      syscall: 'open',
+      path: '/nonexistent/capspawn/limits',
+      spawnargs: ['/bin/true'],
+    });
     expect((failure as Error).message).toBe(
       'spawnGuest: open /nonexistent/capspawn/limits failed: ENOENT (no such file or directory): capspawn could not read what it checks the options against',
     );

@@ -22,7 +22,13 @@ describe('buildLaunchPlan', () => {
   });
 
   it('sets SECBIT_NOROOT for a uid 0 target, so execve gives it only the asked capabilities', () => {
-    const p = buildLaunchPlan(normalizeOptions('/bin/true', [], { user: 0, allowRoot: true }), { ...identity, uid: 0 }, new Map(), ['/bin/true'], 40);
+    const p = buildLaunchPlan(
+      normalizeOptions('/bin/true', [], { user: 0, allowRoot: true }),
+      { ...identity, uid: 0 },
+      new Map(),
+      ['/bin/true'],
+      40,
+    );
     expect(p.noRoot).toBe(true);
   });
 
@@ -36,7 +42,22 @@ describe('buildLaunchPlan', () => {
   it('plans pipes by direction, /dev/null for ignored stdio and closes ignored extra slots', () => {
     const p = plan({ stdio: ['pipe', 'pipe', 'ignore', 'pipe', 'ignore', 'inherit', 9] });
     const k = STDIO_KINDS;
-    expect([...p.stdio]).toEqual([k.pipe_to_child, -1, k.pipe_from_child, -1, k.devnull, -1, k.socketpair, -1, k.closed, -1, k.fd, 5, k.fd, 9]);
+    expect([...p.stdio]).toEqual([
+      k.pipe_to_child,
+      -1,
+      k.pipe_from_child,
+      -1,
+      k.devnull,
+      -1,
+      k.socketpair,
+      -1,
+      k.closed,
+      -1,
+      k.fd,
+      5,
+      k.fd,
+      9,
+    ]);
   });
 
   it('refuses one argument over MAX_ARG_STRLEN before spawning (E2BIG)', () => {

@@ -66,29 +66,98 @@ describe('normalizeOptions', () => {
     [{ user: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'user' }],
     [{ user: ' 1000' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'user' }],
     [{ user: 'a\0b' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'user' }],
-    [{ ...base, primaryGroup: -1 }, { code: 'ERR_OUT_OF_RANGE', option: 'primaryGroup' }],
-    [{ ...base, supplementaryGroups: 'kvm' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'supplementaryGroups' }],
-    [{ ...base, supplementaryGroups: ['kvm', 2 ** 32] }, { code: 'ERR_OUT_OF_RANGE', option: 'supplementaryGroups[1]' }],
-    [{ ...base, extraGroups: 'kvm' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'extraGroups' }],
-    [{ ...base, extraGroups: ['kvm', ''] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'extraGroups[1]' }],
-    [{ ...base, caps: 'net_admin' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'caps' }],
-    [{ ...base, caps: ['net_admin', 'net-raw'] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'caps[1]' }],
-    [{ ...base, cwd: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' }],
-    [{ ...base, cwd: '/a\0b' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' }],
-    [{ ...base, argv0: '' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'argv0' }],
-    [{ ...base, umask: 0o1000 }, { code: 'ERR_OUT_OF_RANGE', option: 'umask' }],
-    [{ ...base, umask: '022' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'umask' }],
-    [{ ...base, timeout: 0 }, { code: 'ERR_OUT_OF_RANGE', option: 'timeout' }],
-    [{ ...base, killSignal: 'SIGNOPE' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'killSignal' }],
-    [{ ...base, forceKillAfter: -1 }, { code: 'ERR_OUT_OF_RANGE', option: 'forceKillAfter' }],
-    [{ ...base, forceKillAfter: 1.5 }, { code: 'ERR_OUT_OF_RANGE', option: 'forceKillAfter' }],
-    [{ ...base, forceKillAfter: '5s' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'forceKillAfter' }],
-    [{ ...base, parentDeathSignal: 65 }, { code: 'ERR_OUT_OF_RANGE', option: 'parentDeathSignal' }],
-    [{ ...base, detached: 'yes' }, { code: 'ERR_INVALID_ARG_TYPE', option: 'detached' }],
-    [{ ...base, signal: {} }, { code: 'ERR_INVALID_ARG_TYPE', option: 'signal' }],
-    [{ ...base, stdio: ['pipe', {}] }, { code: 'ERR_INVALID_ARG_VALUE', option: 'stdio[1]' }],
-    [{ ...base, stdio: [-1] }, { code: 'ERR_OUT_OF_RANGE', option: 'stdio[0]' }],
-    [{ ...base, uid: 1000 }, { code: 'ERR_INVALID_ARG_VALUE', option: 'uid' }],
+    [
+      { ...base, primaryGroup: -1 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'primaryGroup' },
+    ],
+    [
+      { ...base, supplementaryGroups: 'kvm' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'supplementaryGroups' },
+    ],
+    [
+      { ...base, supplementaryGroups: ['kvm', 2 ** 32] },
+      { code: 'ERR_OUT_OF_RANGE', option: 'supplementaryGroups[1]' },
+    ],
+    [
+      { ...base, extraGroups: 'kvm' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'extraGroups' },
+    ],
+    [
+      { ...base, extraGroups: ['kvm', ''] },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'extraGroups[1]' },
+    ],
+    [
+      { ...base, caps: 'net_admin' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'caps' },
+    ],
+    [
+      { ...base, caps: ['net_admin', 'net-raw'] },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'caps[1]' },
+    ],
+    [
+      { ...base, cwd: '' },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' },
+    ],
+    [
+      { ...base, cwd: '/a\0b' },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'cwd' },
+    ],
+    [
+      { ...base, argv0: '' },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'argv0' },
+    ],
+    [
+      { ...base, umask: 0o1000 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'umask' },
+    ],
+    [
+      { ...base, umask: '022' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'umask' },
+    ],
+    [
+      { ...base, timeout: 0 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'timeout' },
+    ],
+    [
+      { ...base, killSignal: 'SIGNOPE' },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'killSignal' },
+    ],
+    [
+      { ...base, forceKillAfter: -1 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'forceKillAfter' },
+    ],
+    [
+      { ...base, forceKillAfter: 1.5 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'forceKillAfter' },
+    ],
+    [
+      { ...base, forceKillAfter: '5s' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'forceKillAfter' },
+    ],
+    [
+      { ...base, parentDeathSignal: 65 },
+      { code: 'ERR_OUT_OF_RANGE', option: 'parentDeathSignal' },
+    ],
+    [
+      { ...base, detached: 'yes' },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'detached' },
+    ],
+    [
+      { ...base, signal: {} },
+      { code: 'ERR_INVALID_ARG_TYPE', option: 'signal' },
+    ],
+    [
+      { ...base, stdio: ['pipe', {}] },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'stdio[1]' },
+    ],
+    [
+      { ...base, stdio: [-1] },
+      { code: 'ERR_OUT_OF_RANGE', option: 'stdio[0]' },
+    ],
+    [
+      { ...base, uid: 1000 },
+      { code: 'ERR_INVALID_ARG_VALUE', option: 'uid' },
+    ],
   ])('refuses %o', (options, expected) => fails(options, expected));
 
   it('accepts the largest valid id, 2^32-2', () => {
@@ -110,6 +179,8 @@ describe('normalizeOptions', () => {
   });
 
   it('refuses a missing options object', () => {
-    expect(() => normalizeOptions('/bin/true', [], undefined)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', option: 'options' }));
+    expect(() => normalizeOptions('/bin/true', [], undefined)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', option: 'options' }),
+    );
   });
 });

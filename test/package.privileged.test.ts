@@ -15,7 +15,11 @@ const npmCli = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm
 
 /** The files `npm pack` would ship, as it lists them. */
 function packedFiles(): string[] {
-  const out = execFileSync(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  const out = execFileSync(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: root,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   return (JSON.parse(out) as { files: { path: string }[] }[])[0].files.map((f) => f.path).sort();
 }
 
@@ -23,7 +27,10 @@ describe('the published file list', () => {
   it('ships the built library, its types, the native sources and prebuilds, and nothing else', () => {
     const files = packedFiles();
     const unexpected = files.filter(
-      (f) => !/^(dist\/.+\.(js|d\.ts)|native\/[a-z_]+\.(cc|h)|prebuilds\/[a-z0-9-]+\/capspawn\.[a-z]+\.node|binding\.gyp|package\.json|README\.md|LICENSE)$/.test(f),
+      (f) =>
+        !/^(dist\/.+\.(js|d\.ts)|native\/[a-z_]+\.(cc|h)|prebuilds\/[a-z0-9-]+\/capspawn\.[a-z]+\.node|binding\.gyp|package\.json|README\.md|LICENSE)$/.test(
+          f,
+        ),
     );
     expect(unexpected).toEqual([]);
     for (const needed of ['dist/index.js', 'dist/index.d.ts', 'binding.gyp', 'native/child.cc', 'native/steps.h', 'LICENSE']) {
@@ -40,7 +47,12 @@ const capspawn = await import(${JSON.stringify(join(root, 'dist', 'index.js'))})
 const error = await capspawn.spawnGuest('/bin/true', { user: 'nobody' }).catch((e) => e);
 console.log(JSON.stringify({ exports: typeof capspawn.spawnGuest, name: error.name, code: error.code, platform: error.platform }));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
-    expect(JSON.parse(stdout)).toEqual({ exports: 'function', name: 'UnsupportedPlatformError', code: 'ERR_CAPSPAWN_UNSUPPORTED_PLATFORM', platform: 'darwin' });
+    expect(JSON.parse(stdout)).toEqual({
+      exports: 'function',
+      name: 'UnsupportedPlatformError',
+      code: 'ERR_CAPSPAWN_UNSUPPORTED_PLATFORM',
+      platform: 'darwin',
+    });
   });
 });
 
@@ -49,35 +61,51 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
   let project = '';
   let env: NodeJS.ProcessEnv = {};
   let tarballFiles: string[] = [];
-  beforeAll(async () => {
-    work = mkdtempSync(join(tmpdir(), 'capspawn-pack-'));
-    // prepack builds dist/ and the prebuilt binary for this platform: in a copy of the
-    // checkout, so that no binary the run uses (a cross-built prebuild) is overwritten.
-    const source = join(work, 'source');
-    for (const entry of ['package.json', 'README.md', 'LICENSE', 'binding.gyp', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'native', 'prebuilds']) {
-      if (existsSync(join(root, entry))) cpSync(join(root, entry), join(source, entry), { recursive: true });
-    }
-    symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'));
-    await run(process.execPath, [npmCli, 'pack', '--pack-destination', work], { cwd: source });
-    const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
-    expect(tarball).toBeDefined();
-    tarballFiles = execFileSync('tar', ['-tzf', join(work, tarball!)], { encoding: 'utf8' }).split('\n');
+  beforeAll(
+    async () => {
+      work = mkdtempSync(join(tmpdir(), 'capspawn-pack-'));
+      // prepack builds dist/ and the prebuilt binary for this platform: in a copy of the
+      // checkout, so that no binary the run uses (a cross-built prebuild) is overwritten.
+      const source = join(work, 'source');
+      for (const entry of [
+        'package.json',
+        'README.md',
+        'LICENSE',
+        'binding.gyp',
+        'tsconfig.json',
+        'tsconfig.build.json',
+        'lib',
+        'native',
+        'prebuilds',
+      ]) {
+        if (existsSync(join(root, entry))) cpSync(join(root, entry), join(source, entry), { recursive: true });
+      }
+      symlinkSync(join(root, 'node_modules'), join(source, 'node_modules'));
+      await run(process.execPath, [npmCli, 'pack', '--pack-destination', work], { cwd: source });
+      const tarball = readdirSync(work).find((f) => f.endsWith('.tgz'));
+      expect(tarball).toBeDefined();
+      tarballFiles = execFileSync('tar', ['-tzf', join(work, tarball!)], { encoding: 'utf8' }).split('\n');
 
-    // PATH holds node and sh only: no make, no cc, no g++, no python3.
-    const bin = join(work, 'bin');
-    mkdirSync(bin);
-    symlinkSync(process.execPath, join(bin, 'node'));
-    symlinkSync('/bin/sh', join(bin, 'sh'));
-    env = { HOME: work, PATH: bin, npm_config_cache: join(process.env.HOME ?? '/root', '.npm'), npm_config_update_notifier: 'false' };
-    for (const tool of ['cc', 'g++', 'make', 'python3']) {
-      expect(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env })).toThrow();
-    }
+      // PATH holds node and sh only: no make, no cc, no g++, no python3.
+      const bin = join(work, 'bin');
+      mkdirSync(bin);
+      symlinkSync(process.execPath, join(bin, 'node'));
+      symlinkSync('/bin/sh', join(bin, 'sh'));
+      env = { HOME: work, PATH: bin, npm_config_cache: join(process.env.HOME ?? '/root', '.npm'), npm_config_update_notifier: 'false' };
+      for (const tool of ['cc', 'g++', 'make', 'python3']) {
+        expect(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env })).toThrow();
+      }
 
-    project = join(work, 'app');
-    mkdirSync(project);
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-    await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!)], { cwd: project, env });
-  }, process.env.CAPSPAWN_IN_VM === '1' ? 1_200_000 : 300_000);
+      project = join(work, 'app');
+      mkdirSync(project);
+      writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+      await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!)], {
+        cwd: project,
+        env,
+      });
+    },
+    process.env.CAPSPAWN_IN_VM === '1' ? 1_200_000 : 300_000,
+  );
   afterAll(() => rmSync(work, { recursive: true, force: true }));
 
   const guestScript = (importLine: string) => `${importLine}
@@ -88,7 +116,9 @@ if (exit.code !== 0) process.exit(1);`;
   it("carries this machine's prebuilt binary and every other one the checkout holds (linux-arm64 from npm run prebuild:arm64)", () => {
     const own = `package/prebuilds/${process.platform}-${process.arch}/capspawn.glibc.node`;
     const others = existsSync(join(root, 'prebuilds'))
-      ? readdirSync(join(root, 'prebuilds')).flatMap((dir) => readdirSync(join(root, 'prebuilds', dir)).map((f) => `package/prebuilds/${dir}/${f}`))
+      ? readdirSync(join(root, 'prebuilds')).flatMap((dir) =>
+          readdirSync(join(root, 'prebuilds', dir)).map((f) => `package/prebuilds/${dir}/${f}`),
+        )
       : [];
     for (const binary of new Set([own, ...others])) expect(tarballFiles).toContain(binary);
   });
@@ -108,16 +138,24 @@ if (exit.code !== 0) process.exit(1);`;
   it('runs the CLI through npx capspawn', async () => {
     const npx = (args: string[]) => run(process.execPath, [npmCli, 'exec', '--offline', '--', 'capspawn', ...args], { cwd: project, env });
     const version = await npx(['--version']);
-    expect(version.stdout.trim()).toBe(`capspawn ${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version}`);
-    const { stdout } = await npx(['--user', FIXTURE_USERS.guest.name, '--caps', 'net_admin', '--', 'grep', '^CapAmb:', '/proc/self/status']);
+    expect(version.stdout.trim()).toBe(
+      `capspawn ${(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version}`,
+    );
+    const { stdout } = await npx([
+      '--user',
+      FIXTURE_USERS.guest.name,
+      '--caps',
+      'net_admin',
+      '--',
+      'grep',
+      '^CapAmb:',
+      '/proc/self/status',
+    ]);
     expect(stdout).toBe('CapAmb:\t0000000000001000\n');
   });
 
   it('spawns a guest when loaded with require() from CommonJS', async () => {
-    writeFileSync(
-      join(project, 'cjs.cjs'),
-      `const { spawnGuest } = require('capspawn');\n(async () => {\n${guestScript('')}\n})();`,
-    );
+    writeFileSync(join(project, 'cjs.cjs'), `const { spawnGuest } = require('capspawn');\n(async () => {\n${guestScript('')}\n})();`);
     const { stdout } = await run(process.execPath, ['--no-warnings', 'cjs.cjs'], { cwd: project, env });
     expect(stdout).toBe('CapAmb:\t0000000000001000\n');
   });

@@ -70,7 +70,11 @@ describe.runIf(isRoot)(`paths as the kernel resolves them (${notRootReason})`, (
     expect(ok).toMatchObject({ ok: true, code: 0, stdout: 'ran\n' });
     // A relative path needs that directory: a typed error that names the option, spawning nothing.
     const relative = await runDaemon([], { file: './x', options: { user }, removeCwd: true });
-    expect(relative).toMatchObject({ ok: false, error: { name: 'SpawnGuestError', code: 'ENOENT', step: 'resolve', syscall: 'uv_cwd' }, children: 0 });
+    expect(relative).toMatchObject({
+      ok: false,
+      error: { name: 'SpawnGuestError', code: 'ENOENT', step: 'resolve', syscall: 'uv_cwd' },
+      children: 0,
+    });
     expect(relative.ok === false && relative.error.message).toMatch(/"file" option "\.\/x" is relative.*give an absolute path/);
   });
 });

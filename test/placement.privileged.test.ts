@@ -58,12 +58,11 @@ describe.runIf(isRoot)(`placement of a guest (${notRootReason})`, () => {
     const out = await sh('grep -E "^Max (open files|core file size|locked memory)" /proc/self/limits', {
       rlimits: { nofile: [1024, 4096], core: 0, memlock: [65536, 65536] },
     });
-    const rows = out.stdout.split('\n').filter(Boolean).map((line) => line.replace(/\s+/g, ' ').trim());
-    expect(rows).toEqual([
-      'Max core file size 0 0 bytes',
-      'Max open files 1024 4096 files',
-      'Max locked memory 65536 65536 bytes',
-    ]);
+    const rows = out.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.replace(/\s+/g, ' ').trim());
+    expect(rows).toEqual(['Max core file size 0 0 bytes', 'Max open files 1024 4096 files', 'Max locked memory 65536 65536 bytes']);
   });
 
   it("runs the guest in the network namespace: it sees only that namespace's links", async () => {
@@ -132,8 +131,15 @@ describe.runIf(isRoot)(`placement of a guest (${notRootReason})`, () => {
     await bad({ netns: 'relative' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'netns' });
     await bad({ netns: -1 }, { code: 'ERR_OUT_OF_RANGE', option: 'netns' });
     // A namespace file of another kind, and an fd that is no namespace: refused before the clone.
-    await expect(spawnGuest('/bin/true', { user, netns: '/proc/self/ns/mnt' })).rejects.toMatchObject({ name: 'SpawnGuestError', step: 'setns', code: 'EINVAL' });
-    await expect(spawnGuest('/bin/true', { user, netns: 0 })).rejects.toMatchObject({ step: 'setns', message: expect.stringMatching(/not refer to a network namespace/) });
+    await expect(spawnGuest('/bin/true', { user, netns: '/proc/self/ns/mnt' })).rejects.toMatchObject({
+      name: 'SpawnGuestError',
+      step: 'setns',
+      code: 'EINVAL',
+    });
+    await expect(spawnGuest('/bin/true', { user, netns: 0 })).rejects.toMatchObject({
+      step: 'setns',
+      message: expect.stringMatching(/not refer to a network namespace/),
+    });
     await bad({ oomScoreAdj: 1001 }, { code: 'ERR_OUT_OF_RANGE', option: 'oomScoreAdj' });
     await bad({ oomScoreAdj: 1.5 }, { code: 'ERR_OUT_OF_RANGE', option: 'oomScoreAdj' });
     await bad({ nice: 20 }, { code: 'ERR_OUT_OF_RANGE', option: 'nice' });

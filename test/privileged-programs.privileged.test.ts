@@ -47,7 +47,11 @@ describe.runIf(isRoot)(`programs with privileges of their own (${notRootReason})
   };
 
   it('refuses a set-user-ID root program, naming what it carries and the way out', async () => {
-    await refused(at('setuid-root'), {}, /carries set-user-ID root, .*allowPrivilegedPrograms: true \(CLI --allow-privileged-programs\).*noNewPrivileges/);
+    await refused(
+      at('setuid-root'),
+      {},
+      /carries set-user-ID root, .*allowPrivilegedPrograms: true \(CLI --allow-privileged-programs\).*noNewPrivileges/,
+    );
   });
 
   it('refuses a set-group-ID program of another group', async () => {

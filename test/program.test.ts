@@ -23,7 +23,7 @@ describe('programCandidates', () => {
     expect(programCandidates('id', at('/srv'), '/root/../usr/bin:/opt/./bin')).toEqual(['/root/../usr/bin/id', '/opt/./bin/id']);
   });
 
-  it("asks for the working directory only for a relative name with a slash", () => {
+  it('asks for the working directory only for a relative name with a slash', () => {
     const gone = () => {
       throw new Error('uv_cwd');
     };

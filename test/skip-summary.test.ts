@@ -15,8 +15,12 @@ function testFiles(dir: string): string[] {
 
 describe('the skip summary at the end of npm test', () => {
   it('reads the reason a group gives in parentheses', () => {
-    expect(skipReason('capspawn run (privileged: needs root to spawn as other users)')).toBe('privileged: needs root to spawn as other users');
-    expect(skipReason('memory.max in a VM (no qemu-system-x86_64 (apt install qemu-system-x86))')).toBe('no qemu-system-x86_64 (apt install qemu-system-x86)');
+    expect(skipReason('capspawn run (privileged: needs root to spawn as other users)')).toBe(
+      'privileged: needs root to spawn as other users',
+    );
+    expect(skipReason('memory.max in a VM (no qemu-system-x86_64 (apt install qemu-system-x86))')).toBe(
+      'no qemu-system-x86_64 (apt install qemu-system-x86)',
+    );
     expect(skipReason('a test')).toBe('no reason given');
   });
 

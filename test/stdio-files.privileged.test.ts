@@ -26,7 +26,13 @@ describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
 
   it('writes stdout to a file in a directory the guest cannot enter, created 0640', async () => {
     const log = join(dir, 'private', 'out.log');
-    expect(await sh('echo hello; ls /proc/self/fd/1 >/dev/null && test ! -w ' + join(dir, 'private') + ' && echo no-access', ['ignore', { file: log }, 'ignore'])).toEqual({ code: 0, signal: null });
+    expect(
+      await sh('echo hello; ls /proc/self/fd/1 >/dev/null && test ! -w ' + join(dir, 'private') + ' && echo no-access', [
+        'ignore',
+        { file: log },
+        'ignore',
+      ]),
+    ).toEqual({ code: 0, signal: null });
     expect(readFileSync(log, 'utf8')).toBe('hello\nno-access\n');
     expect(statSync(log).mode & 0o7777).toBe(0o640);
   });
@@ -76,8 +82,14 @@ describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
       path: join(dir, 'missing', 'err.log'),
       option: 'stdio[2]',
     });
-    await expect(sh('cat', [{ file: join(dir, 'no-input') }, 'ignore', 'ignore'])).rejects.toMatchObject({ step: 'open', code: 'ENOENT', option: 'stdio[0]' });
-    await expect(sh('echo', ['ignore', { file: join(dir, 'a.log') }, { file: join(dir, 'a.log'), append: true }])).rejects.toMatchObject({ option: 'stdio[2].append' });
+    await expect(sh('cat', [{ file: join(dir, 'no-input') }, 'ignore', 'ignore'])).rejects.toMatchObject({
+      step: 'open',
+      code: 'ENOENT',
+      option: 'stdio[0]',
+    });
+    await expect(sh('echo', ['ignore', { file: join(dir, 'a.log') }, { file: join(dir, 'a.log'), append: true }])).rejects.toMatchObject({
+      option: 'stdio[2].append',
+    });
     expect(openFds()).toEqual(before);
     expect(childrenOf()).toEqual([]);
   });
@@ -95,7 +107,19 @@ describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
   it('capspawn --stdout FILE --stderr FILE --append', async () => {
     const log = join(dir, 'cli.log');
     writeFileSync(log, 'kept\n');
-    const out = await runCli(['--user', user, '--stdout', log, '--stderr', log, '--append', '--', '/bin/sh', '-c', 'echo out; echo err >&2']);
+    const out = await runCli([
+      '--user',
+      user,
+      '--stdout',
+      log,
+      '--stderr',
+      log,
+      '--append',
+      '--',
+      '/bin/sh',
+      '-c',
+      'echo out; echo err >&2',
+    ]);
     expect(out).toMatchObject({ status: 0, stdout: '', stderr: '' });
     expect(readFileSync(log, 'utf8')).toBe('kept\nout\nerr\n');
     const separate = await runCli(['--user', user, '--stderr', log, '--', '/bin/sh', '-c', 'echo out; echo err >&2']);

@@ -35,7 +35,17 @@ describe.runIf(isRoot)(`TAP devices made by the daemon (${notRootReason}; and a 
   it('createTap makes a persistent group-owned TAP with vnet_hdr, up, as ip shows it', () => {
     const out = api(`return await createTap('cvd-mtap-01', { group: '${net}', vnetHdr: true, up: true });`);
     expect(out).toEqual({
-      ok: { name: 'cvd-mtap-01', kind: 'tap', owner: null, group: gidOf(net), flags: 0x5802, vnetHdr: true, multiQueue: false, persistent: true, up: true },
+      ok: {
+        name: 'cvd-mtap-01',
+        kind: 'tap',
+        owner: null,
+        group: gidOf(net),
+        flags: 0x5802,
+        vnetHdr: true,
+        multiQueue: false,
+        persistent: true,
+        up: true,
+      },
     });
     const link = ipLink('cvd-mtap-01') as string;
     expect(link).toMatch(/<[^>]*\bUP\b[^>]*>/);
@@ -61,19 +71,32 @@ describe.runIf(isRoot)(`TAP devices made by the daemon (${notRootReason}; and a 
     expect(api(`return await createTap('cs-same', { group: '${net}', up: true });`)).toMatchObject({ ok: { group: gidOf(net), up: true } });
     const before = ipLink('cs-same');
     expect(api(`return await createTap('cs-same', { group: '${FIXTURE_GROUPS.other}' });`)).toMatchObject({
-      error: { name: 'TapError', code: 'ERR_CAPSPAWN_TAP_EXISTS', device: 'cs-same', message: expect.stringMatching(/exists and its group is \d+, not \d+: it is left as it is/) },
+      error: {
+        name: 'TapError',
+        code: 'ERR_CAPSPAWN_TAP_EXISTS',
+        device: 'cs-same',
+        message: expect.stringMatching(/exists and its group is \d+, not \d+: it is left as it is/),
+      },
     });
-    expect(api(`return await createTap('cs-same', { group: '${net}', vnetHdr: true });`)).toMatchObject({ error: { message: expect.stringMatching(/vnet_hdr off/) } });
-    expect(api(`return await createTap('cs-same', { user: 0, group: '${net}' });`)).toMatchObject({ error: { message: expect.stringMatching(/its owner is none, not 0/) } });
+    expect(api(`return await createTap('cs-same', { group: '${net}', vnetHdr: true });`)).toMatchObject({
+      error: { message: expect.stringMatching(/vnet_hdr off/) },
+    });
+    expect(api(`return await createTap('cs-same', { user: 0, group: '${net}' });`)).toMatchObject({
+      error: { message: expect.stringMatching(/its owner is none, not 0/) },
+    });
     expect(ipLink('cs-same')).toBe(before);
     api(`await deleteTap('cs-same');`);
   });
 
   it('refuses an existing interface of another kind: a TUN device, or lo', () => {
     execFileSync('ip', ['-n', netns, 'tuntap', 'add', 'dev', 'cs-tun', 'mode', 'tun']);
-    expect(api(`return await createTap('cs-tun');`)).toMatchObject({ error: { code: 'ERR_CAPSPAWN_TAP_EXISTS', message: expect.stringMatching(/a TUN device, not a TAP/) } });
+    expect(api(`return await createTap('cs-tun');`)).toMatchObject({
+      error: { code: 'ERR_CAPSPAWN_TAP_EXISTS', message: expect.stringMatching(/a TUN device, not a TAP/) },
+    });
     expect(ipLink('cs-tun')).toMatch(/tun type tun/);
-    expect(api(`return await createTap('lo');`)).toMatchObject({ error: { code: 'ERR_CAPSPAWN_TAP_EXISTS', message: 'createTap lo: lo exists and is not a TUN/TAP device: choose another name' } });
+    expect(api(`return await createTap('lo');`)).toMatchObject({
+      error: { code: 'ERR_CAPSPAWN_TAP_EXISTS', message: 'createTap lo: lo exists and is not a TUN/TAP device: choose another name' },
+    });
     expect(api(`return readTap('lo');`)).toMatchObject({ error: { code: 'ERR_CAPSPAWN_NOT_TUN' } });
     expect(api(`await deleteTap('cs-tun');`)).toEqual({ ok: null });
     expect(ipLink('cs-tun')).toBeUndefined();
@@ -81,17 +104,41 @@ describe.runIf(isRoot)(`TAP devices made by the daemon (${notRootReason}; and a 
 
   it('without CAP_NET_ADMIN: EPERM at TUNSETIFF with the hint, and no device left', () => {
     const out = api(`return await createTap('cs-noperm', { group: '${net}' });`, ['setpriv', '--bounding-set', '-net_admin', '--']);
-    expect(out).toMatchObject({ error: { name: 'TapError', code: 'EPERM', errno: -1, syscall: 'TUNSETIFF', device: 'cs-noperm', hint: expect.stringMatching(/^needs CAP_NET_ADMIN/) } });
+    expect(out).toMatchObject({
+      error: {
+        name: 'TapError',
+        code: 'EPERM',
+        errno: -1,
+        syscall: 'TUNSETIFF',
+        device: 'cs-noperm',
+        hint: expect.stringMatching(/^needs CAP_NET_ADMIN/),
+      },
+    });
     expect(ipLink('cs-noperm')).toBeUndefined();
   });
 
   it('deleteTap: ENODEV for no such device; EBUSY naming the pid that holds it attached', async () => {
-    expect(api(`await deleteTap('cs-none');`)).toMatchObject({ error: { code: 'ENODEV', device: 'cs-none', message: 'readTap cs-none: no network interface named cs-none in this network namespace' } });
+    expect(api(`await deleteTap('cs-none');`)).toMatchObject({
+      error: {
+        code: 'ENODEV',
+        device: 'cs-none',
+        message: 'readTap cs-none: no network interface named cs-none in this network namespace',
+      },
+    });
     api(`await createTap('cs-busy');`);
     // A process attached to the TAP, as a running QEMU is (TUNSETIFF IFF_TAP|IFF_NO_PI).
-    const holder = spawn('ip', ['netns', 'exec', netns, 'python3', '-c',
-      "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-busy',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()"],
-      { stdio: ['pipe', 'pipe', 'inherit'] });
+    const holder = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        'python3',
+        '-c',
+        "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-busy',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()",
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
     const pid = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
     try {
       expect(api(`await deleteTap('cs-busy');`)).toMatchObject({
@@ -106,21 +153,46 @@ describe.runIf(isRoot)(`TAP devices made by the daemon (${notRootReason}; and a 
   });
 
   it('rejects a bad name or option before anything is made', () => {
-    expect(api(`return await createTap('cvd-mtap-0123456');`)).toMatchObject({ error: { name: 'RangeError', option: 'name', message: expect.stringMatching(/16 bytes, longer than 15 bytes/) } });
-    expect(api(`return await createTap('cs-x', { group: 'capspawn-no-such-group' });`)).toMatchObject({ error: { code: 'ERR_CAPSPAWN_UNKNOWN_GROUP' } });
-    expect(api(`return await createTap('cs-x', { user: 'capspawn-no-such-user' });`)).toMatchObject({ error: { code: 'ERR_CAPSPAWN_UNKNOWN_USER' } });
+    expect(api(`return await createTap('cvd-mtap-0123456');`)).toMatchObject({
+      error: { name: 'RangeError', option: 'name', message: expect.stringMatching(/16 bytes, longer than 15 bytes/) },
+    });
+    expect(api(`return await createTap('cs-x', { group: 'capspawn-no-such-group' });`)).toMatchObject({
+      error: { code: 'ERR_CAPSPAWN_UNKNOWN_GROUP' },
+    });
+    expect(api(`return await createTap('cs-x', { user: 'capspawn-no-such-user' });`)).toMatchObject({
+      error: { code: 'ERR_CAPSPAWN_UNKNOWN_USER' },
+    });
     expect(ipLink('cs-x')).toBeUndefined();
   });
 
   it('capspawn tap add, show (text and --json) and del', () => {
     const add = cli(['tap', 'add', 'cvd-etap-01', '--group', net, '--vnet-hdr', '--up']);
-    expect(add).toMatchObject({ status: 0, stderr: '', stdout: `cvd-etap-01: tap, persistent, up, owner none, group ${net} (${gidOf(net)}), vnet_hdr, tun_flags 0x5802\n` });
+    expect(add).toMatchObject({
+      status: 0,
+      stderr: '',
+      stdout: `cvd-etap-01: tap, persistent, up, owner none, group ${net} (${gidOf(net)}), vnet_hdr, tun_flags 0x5802\n`,
+    });
     expect(cli(['tap', 'show', 'cvd-etap-01'])).toMatchObject({ status: 0, stdout: add.stdout });
-    expect(JSON.parse(cli(['tap', 'show', 'cvd-etap-01', '--json']).stdout)).toMatchObject({ name: 'cvd-etap-01', group: gidOf(net), vnetHdr: true, up: true });
-    expect(cli(['tap', 'add', 'cvd-etap-01', '--group', FIXTURE_GROUPS.other])).toMatchObject({ status: 125, stdout: '', stderr: expect.stringMatching(/^capspawn: createTap cvd-etap-01: cvd-etap-01 exists and its group/) });
+    expect(JSON.parse(cli(['tap', 'show', 'cvd-etap-01', '--json']).stdout)).toMatchObject({
+      name: 'cvd-etap-01',
+      group: gidOf(net),
+      vnetHdr: true,
+      up: true,
+    });
+    expect(cli(['tap', 'add', 'cvd-etap-01', '--group', FIXTURE_GROUPS.other])).toMatchObject({
+      status: 125,
+      stdout: '',
+      stderr: expect.stringMatching(/^capspawn: createTap cvd-etap-01: cvd-etap-01 exists and its group/),
+    });
     expect(cli(['tap', 'del', 'cvd-etap-01'])).toMatchObject({ status: 0, stdout: '', stderr: '' });
-    expect(cli(['tap', 'show', 'cvd-etap-01'])).toMatchObject({ status: 125, stderr: 'capspawn: readTap cvd-etap-01: no network interface named cvd-etap-01 in this network namespace\n' });
-    expect(cli(['tap', 'add', 'cvd-etap-01', '--colour'])).toMatchObject({ status: 125, stderr: expect.stringMatching(/^capspawn: capspawn tap add: Unknown option '--colour'/) });
+    expect(cli(['tap', 'show', 'cvd-etap-01'])).toMatchObject({
+      status: 125,
+      stderr: 'capspawn: readTap cvd-etap-01: no network interface named cvd-etap-01 in this network namespace\n',
+    });
+    expect(cli(['tap', 'add', 'cvd-etap-01', '--colour'])).toMatchObject({
+      status: 125,
+      stderr: expect.stringMatching(/^capspawn: capspawn tap add: Unknown option '--colour'/),
+    });
     expect(cli(['tap', 'add'])).toMatchObject({ status: 125, stderr: expect.stringContaining('takes one device name') });
     expect(ipLink('cvd-etap-01')).toBeUndefined();
   });

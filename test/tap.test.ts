@@ -9,7 +9,14 @@ describe('TAP names and options, checked before anything is made', () => {
   });
 
   it('refuses a name longer than 15 bytes, counting bytes, not characters', () => {
-    expect(() => checkTapName('a'.repeat(16))).toThrow(expect.objectContaining({ name: 'RangeError', code: 'ERR_OUT_OF_RANGE', option: 'name', message: expect.stringContaining('16 bytes, longer than 15 bytes') }));
+    expect(() => checkTapName('a'.repeat(16))).toThrow(
+      expect.objectContaining({
+        name: 'RangeError',
+        code: 'ERR_OUT_OF_RANGE',
+        option: 'name',
+        message: expect.stringContaining('16 bytes, longer than 15 bytes'),
+      }),
+    );
     expect(checkTapName('tapé'.repeat(3))).toBe('tapé'.repeat(3)); // 12 characters, 15 bytes
     expect(() => checkTapName('tapé'.repeat(3) + 'x')).toThrow(/16 bytes, longer than 15 bytes/);
   });
@@ -20,10 +27,18 @@ describe('TAP names and options, checked before anything is made', () => {
 
   it('refuses a name that is no string, and unknown or mistyped options', () => {
     expect(() => checkTapName(5)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => checkTapOptions({ grp: 'x' })).toThrow(expect.objectContaining({ option: 'grp', message: expect.stringContaining('is not an option of createTap') }));
+    expect(() => checkTapOptions({ grp: 'x' })).toThrow(
+      expect.objectContaining({ option: 'grp', message: expect.stringContaining('is not an option of createTap') }),
+    );
     expect(() => checkTapOptions({ up: 'yes' })).toThrow(expect.objectContaining({ option: 'up', code: 'ERR_INVALID_ARG_TYPE' }));
     expect(() => checkTapOptions({ group: -1 })).toThrow(expect.objectContaining({ option: 'group', code: 'ERR_OUT_OF_RANGE' }));
-    expect(checkTapOptions({ user: 'justin', group: 993 })).toEqual({ user: 'justin', group: 993, vnetHdr: false, multiQueue: false, up: false });
+    expect(checkTapOptions({ user: 'justin', group: 993 })).toEqual({
+      user: 'justin',
+      group: 993,
+      vnetHdr: false,
+      multiQueue: false,
+      up: false,
+    });
   });
 
   it('hints say what to check', () => {

@@ -8,22 +8,29 @@ import { isRoot, notRootReason } from './support/fixtures.js';
 const unavailable = vmUnavailableReason();
 const runner = new URL('../scripts/vm/test-vm.mjs', import.meta.url).pathname;
 
-describe.runIf(isRoot && unavailable === undefined)(`npm run test:vm (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`, () => {
-  it('exits non-zero and shows the failure when a test inside the VM fails', async () => {
-    const child = spawn(process.execPath, [runner], {
-      env: { ...process.env, CAPSPAWN_VM_TESTS: 'test/vm-fixtures/fails-on-purpose.test.ts', CAPSPAWN_VM_TIMEOUT: '600' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
-    const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(output).toContain('fails on purpose inside the VM');
-    // It says which accelerator ran and why, and which kernel the guest booted.
-    expect(output).toMatch(/^test:vm: booting with (KVM|software emulation \(TCG\)): \S/m);
-    const booted = /capspawn-vm: booted Linux (\S+)/.exec(output)?.[1];
-    expect(booted).toBeDefined();
-    expect(output).toMatch(new RegExp(`test:vm: the suite exited [1-9]\\d* in the VM \\(kernel ${booted?.replace(/[.+]/g, '\\$&')}, (KVM|software emulation \\(TCG\\))`));
-    expect(status, output.slice(-3000)).not.toBe(0);
-  }, 700_000);
-});
+describe.runIf(isRoot && unavailable === undefined)(
+  `npm run test:vm (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`,
+  () => {
+    it('exits non-zero and shows the failure when a test inside the VM fails', async () => {
+      const child = spawn(process.execPath, [runner], {
+        env: { ...process.env, CAPSPAWN_VM_TESTS: 'test/vm-fixtures/fails-on-purpose.test.ts', CAPSPAWN_VM_TIMEOUT: '600' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let output = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d));
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(output).toContain('fails on purpose inside the VM');
+      // It says which accelerator ran and why, and which kernel the guest booted.
+      expect(output).toMatch(/^test:vm: booting with (KVM|software emulation \(TCG\)): \S/m);
+      const booted = /capspawn-vm: booted Linux (\S+)/.exec(output)?.[1];
+      expect(booted).toBeDefined();
+      expect(output).toMatch(
+        new RegExp(
+          `test:vm: the suite exited [1-9]\\d* in the VM \\(kernel ${booted?.replace(/[.+]/g, '\\$&')}, (KVM|software emulation \\(TCG\\))`,
+        ),
+      );
+      expect(status, output.slice(-3000)).not.toBe(0);
+    }, 700_000);
+  },
+);

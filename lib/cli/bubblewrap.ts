@@ -57,7 +57,12 @@ export function findBubblewrap(program: string, path = process.env.PATH ?? '/usr
     if (text.startsWith('#!')) {
       const word = BWRAP_WORD.exec(text)?.[1];
       if (word !== undefined) {
-        const bwrap = word.startsWith('/') ? word : path.split(':').map((dir) => join(dir, 'bwrap')).find((candidate) => exists(candidate));
+        const bwrap = word.startsWith('/')
+          ? word
+          : path
+              .split(':')
+              .map((dir) => join(dir, 'bwrap'))
+              .find((candidate) => exists(candidate));
         if (bwrap !== undefined) return found(bwrap, [...chain, bwrap]);
       }
       next = EXEC_TARGET.exec(text)?.[1];
@@ -97,7 +102,7 @@ export function bubblewrapCheck(found: BubblewrapFound, caps: readonly number[],
   const name = 'bubblewrap';
   const groupWay =
     'start it with no capabilities and let QEMU attach to a TAP made for a group (capspawn tap add NAME --group cvdnetwork, or createTap), ' +
-    'with that group among the guest\'s groups (and as primaryGroup if files must be chgrp\'ed to it)';
+    "with that group among the guest's groups (and as primaryGroup if files must be chgrp'ed to it)";
   if (caps.length > 0 && !found.setuid) {
     return {
       name,

@@ -29,7 +29,13 @@ export interface CommandLine {
 export function parseCommandLine(argv: readonly string[], flags: readonly FlagSpec[], command: string): CommandLine {
   const specs = new Map(flags.map((f) => [f.flag, f]));
   const options = Object.fromEntries(
-    flags.map((f) => [f.flag, { type: f.valueName ? 'string' : 'boolean', multiple: f.repeatable ?? false, ...(f.short && { short: f.short }) }] as const),
+    flags.map(
+      (f) =>
+        [
+          f.flag,
+          { type: f.valueName ? 'string' : 'boolean', multiple: f.repeatable ?? false, ...(f.short && { short: f.short }) },
+        ] as const,
+    ),
   );
   const { tokens } = parseArgs({ args: [...argv], options, strict: false, allowPositionals: true, tokens: true });
 
@@ -43,7 +49,9 @@ export function parseCommandLine(argv: readonly string[], flags: readonly FlagSp
     }
     const spec = specs.get(token.name);
     if (!spec) {
-      throw new UsageError(`unknown option ${token.rawName}: see \`capspawn ${command} --help\`; put the program and its arguments after --`);
+      throw new UsageError(
+        `unknown option ${token.rawName}: see \`capspawn ${command} --help\`; put the program and its arguments after --`,
+      );
     }
     if (spec.valueName) {
       if (token.value === undefined || (!token.inlineValue && token.value.startsWith('-'))) {

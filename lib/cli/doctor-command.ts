@@ -91,7 +91,12 @@ async function identityChecks(profile: GuestProfile): Promise<{ checks: Check[];
     plan,
     checks: [
       { name: 'user', ok: true, detail: `${user}, primary group ${namedId(plan.gid, names)}` },
-      { name: 'groups', ok: true, story: 'group dropped', detail: `the guest gets exactly ${groups} (${source}), verified in the child before execve` },
+      {
+        name: 'groups',
+        ok: true,
+        story: 'group dropped',
+        detail: `the guest gets exactly ${groups} (${source}), verified in the child before execve`,
+      },
     ],
   };
 }
@@ -118,7 +123,12 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   const checked = await withOptionSources(profile, () => checkCgroup(profile.options.cgroup));
   const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
-  checks.push(...launchChecks({ caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } }, creds));
+  checks.push(
+    ...launchChecks(
+      { caps, limitBoundingSet, target, cwd: target && profile.options.cwd, placement: { cgroup, ownCgroup, netns, oomScoreAdj, nice } },
+      creds,
+    ),
+  );
   const netAdminGrantable = checks.find((c) => c.name === capabilityName(NET_ADMIN))?.ok === true;
   checks.push(await tunCheck(target, netAdminGrantable), await vhostNetCheck(target), await kvmCheck(target), cgroupHierarchyCheck());
   for (const tap of profile.taps) checks.push(await tapCheck(tap, target));

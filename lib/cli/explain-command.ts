@@ -94,7 +94,7 @@ function explanationText({ plan, names, env, checks, programPath, exitStatus }: 
     ['cwd', plan.cwd ?? `${process.cwd()} (inherited)`],
     ['umask', plan.umask === undefined ? 'inherited' : plan.umask.toString(8).padStart(4, '0')],
     ['no_new_privs', plan.noNewPrivileges ? 'set' : 'not set by capspawn'],
-    ['bounding set', plan.limitBoundingSet ? 'limited to the capabilities above' : "inherited from this process"],
+    ['bounding set', plan.limitBoundingSet ? 'limited to the capabilities above' : 'inherited from this process'],
     ['pdeathsig', plan.parentDeathSignal === 0 ? 'none' : (signalName(plan.parentDeathSignal) ?? String(plan.parentDeathSignal))],
     ['securebits', describeSecurebits(plan.securebits)],
   ];
@@ -165,7 +165,9 @@ async function explain({ profile, program, values }: Parameters<GuestCommand['ex
     programPath,
     exitStatus: failure ? exitStatusForFailure(failure.step, failure.code) : 0,
   };
-  process.stdout.write(values.json ? `${JSON.stringify(explanationJson(explanation, showSecrets), null, 2)}\n` : explanationText(explanation));
+  process.stdout.write(
+    values.json ? `${JSON.stringify(explanationJson(explanation, showSecrets), null, 2)}\n` : explanationText(explanation),
+  );
   return explanation.exitStatus;
 }
 

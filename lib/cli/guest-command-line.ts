@@ -37,7 +37,9 @@ export async function runGuestCommand(command: GuestCommand, argv: readonly stri
     throw new UsageError(`no program given: capspawn ${name} [OPTIONS] -- PROGRAM [ARGS...] (see \`capspawn ${name} --help\`)`);
   }
   if (!takesProgram && line.program.length > 0) {
-    throw new UsageError(`capspawn ${name} takes no program (got "${line.program[0]}"): to check one, use capspawn explain [OPTIONS] -- PROGRAM`);
+    throw new UsageError(
+      `capspawn ${name} takes no program (got "${line.program[0]}"): to check one, use capspawn explain [OPTIONS] -- PROGRAM`,
+    );
   }
   const config = typeof line.values.config === 'string' ? readConfigFile(line.values.config) : undefined;
   return command.execute({ ...line, profile: buildGuestProfile(line, config, { userRequired }) });

@@ -29,7 +29,8 @@ function environmentFromFlag(value: FlagValue): Record<string, string> {
   const env: Record<string, string> = {};
   for (const assignment of value as string[]) {
     const equals = assignment.indexOf('=');
-    if (equals < 0) throw new UsageError(`--env ${assignment}: write NAME=VALUE (use --pass-env NAME to copy a variable from this environment)`);
+    if (equals < 0)
+      throw new UsageError(`--env ${assignment}: write NAME=VALUE (use --pass-env NAME to copy a variable from this environment)`);
     env[assignment.slice(0, equals)] = assignment.slice(equals + 1);
   }
   return env;
@@ -74,7 +75,8 @@ function rlimitsFromFlag(value: FlagValue): Record<string, unknown> {
   const limits: Record<string, unknown> = {};
   for (const assignment of value as string[]) {
     const [, name, soft, hard] = /^([a-z]+)=(\d+|unlimited)(?::(\d+|unlimited))?$/.exec(assignment) ?? [];
-    if (name === undefined || soft === undefined) throw new UsageError(`--rlimit ${assignment}: write NAME=SOFT:HARD or NAME=LIMIT, such as nofile=1024:4096 or core=unlimited`);
+    if (name === undefined || soft === undefined)
+      throw new UsageError(`--rlimit ${assignment}: write NAME=SOFT:HARD or NAME=LIMIT, such as nofile=1024:4096 or core=unlimited`);
     const number = (text: string) => (text === 'unlimited' ? text : Number(text));
     limits[name] = hard === undefined ? number(soft) : [number(soft), number(hard)];
   }
@@ -153,7 +155,12 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     toOption: signalFromFlag,
   },
   { flag: 'argv0', option: 'argv0', valueName: 'NAME', help: "the guest's argv[0] (default: PROGRAM as given)", toOption: (v) => v },
-  { flag: 'detached', option: 'detached', help: 'start the guest in a new session (setsid), with no controlling terminal', toOption: () => true },
+  {
+    flag: 'detached',
+    option: 'detached',
+    help: 'start the guest in a new session (setsid), with no controlling terminal',
+    toOption: () => true,
+  },
   {
     flag: 'timeout',
     option: 'timeout',
@@ -161,7 +168,13 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     help: 'send --kill-signal after DURATION: 30 (seconds), 500ms, 2m',
     toOption: millisecondsFromFlag('timeout'),
   },
-  { flag: 'kill-signal', option: 'killSignal', valueName: 'SIG', help: 'the signal --timeout sends (default: TERM)', toOption: signalFromFlag },
+  {
+    flag: 'kill-signal',
+    option: 'killSignal',
+    valueName: 'SIG',
+    help: 'the signal --timeout sends (default: TERM)',
+    toOption: signalFromFlag,
+  },
   {
     flag: 'kill-after',
     option: 'forceKillAfter',
@@ -192,11 +205,34 @@ export const GUEST_FLAGS: readonly GuestFlag[] = [
     help: 'join this network namespace (/run/netns/NAME, or an fd number)',
     toOption: (v) => idFromFlag(v as string),
   },
-  { flag: 'oom-score-adj', option: 'oomScoreAdj', valueName: 'N', help: "the guest's oom_score_adj, -1000 to 1000", toOption: integerFromFlag('oom-score-adj') },
+  {
+    flag: 'oom-score-adj',
+    option: 'oomScoreAdj',
+    valueName: 'N',
+    help: "the guest's oom_score_adj, -1000 to 1000",
+    toOption: integerFromFlag('oom-score-adj'),
+  },
   { flag: 'nice', option: 'nice', valueName: 'N', help: "the guest's nice value, -20 to 19", toOption: integerFromFlag('nice') },
-  { flag: 'stdout', option: 'stdio', valueName: 'FILE', help: "write the guest's stdout to FILE (made 0640, truncated)", toOption: (v) => [undefined, { file: v }] },
-  { flag: 'stderr', option: 'stdio', valueName: 'FILE', help: "write the guest's stderr to FILE (the same as --stdout: shared)", toOption: (v) => [undefined, undefined, { file: v }] },
-  { flag: 'append', option: 'stdio', help: 'append to the --stdout and --stderr files instead of truncating', toOption: () => [{ append: true }] },
+  {
+    flag: 'stdout',
+    option: 'stdio',
+    valueName: 'FILE',
+    help: "write the guest's stdout to FILE (made 0640, truncated)",
+    toOption: (v) => [undefined, { file: v }],
+  },
+  {
+    flag: 'stderr',
+    option: 'stdio',
+    valueName: 'FILE',
+    help: "write the guest's stderr to FILE (the same as --stdout: shared)",
+    toOption: (v) => [undefined, undefined, { file: v }],
+  },
+  {
+    flag: 'append',
+    option: 'stdio',
+    help: 'append to the --stdout and --stderr files instead of truncating',
+    toOption: () => [{ append: true }],
+  },
 ];
 
 /**

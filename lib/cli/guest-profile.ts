@@ -25,16 +25,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * --pass-env add to the file's `env` and `passEnv` (an --env variable wins over the file's).
  */
 export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefined, { userRequired = true } = {}): GuestProfile {
-  const groupFlags = [...new Set(line.order)].filter((flag) => GUEST_FLAGS.some((f) => f.flag === flag && f.option === 'supplementaryGroups'));
+  const groupFlags = [...new Set(line.order)].filter((flag) =>
+    GUEST_FLAGS.some((f) => f.flag === flag && f.option === 'supplementaryGroups'),
+  );
   if (groupFlags.length > 1) {
-    throw new UsageError(`${groupFlags.map((f) => `--${f}`).join(' and ')} exclude each other: give one of --groups, --init-groups, --clear-groups`);
+    throw new UsageError(
+      `${groupFlags.map((f) => `--${f}`).join(' and ')} exclude each other: give one of --groups, --init-groups, --clear-groups`,
+    );
   }
 
   const { taps: fileTaps = [], ...fileFields } = config?.fields ?? {};
   if (!Array.isArray(fileTaps) || !fileTaps.every((t) => typeof t === 'string')) {
     throw new UsageError(`${config?.path}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]`);
   }
-  const taps = [...(fileTaps), ...((line.values.tap as string[] | undefined) ?? [])];
+  const taps = [...fileTaps, ...((line.values.tap as string[] | undefined) ?? [])];
   const options: Record<string, unknown> = { ...fileFields };
   const fromFlags = new Set<string>();
   for (const spec of GUEST_FLAGS) {
@@ -43,7 +47,8 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     const option = spec.option;
     const fromFlag = spec.toOption(value);
     if (option === 'env' && isRecord(fileFields.env)) options.env = { ...fileFields.env, ...(fromFlag as object) };
-    else if (option === 'passEnv' && Array.isArray(fileFields.passEnv)) options.passEnv = [...(fileFields.passEnv as unknown[]), ...(fromFlag as string[])];
+    else if (option === 'passEnv' && Array.isArray(fileFields.passEnv))
+      options.passEnv = [...(fileFields.passEnv as unknown[]), ...(fromFlag as string[])];
     else if (option === 'stdio') options.stdio = stdioFromFlags(fromFlags.has('stdio') ? options.stdio : undefined, fromFlag);
     else if (fromFlag === undefined) delete options[option];
     else options[option] = fromFlag;
@@ -58,10 +63,22 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     const [top = path, rest] = path.split(/[.[]/, 2);
     if (!fromFlags.has(top)) return top in fileFields ? fileSource(path) : (flagForOption(top) ?? path);
     const flag = flagForOption(top) ?? path;
-    if (top === 'env' && isRecord(fileFields.env) && rest !== undefined && rest in fileFields.env && !(line.values.env as string[]).some((a) => a.startsWith(`${rest}=`))) {
+    if (
+      top === 'env' &&
+      isRecord(fileFields.env) &&
+      rest !== undefined &&
+      rest in fileFields.env &&
+      !(line.values.env as string[]).some((a) => a.startsWith(`${rest}=`))
+    ) {
       return fileSource(path);
     }
-    if (top === 'passEnv' && Array.isArray(fileFields.passEnv) && rest !== undefined && Number.parseInt(rest, 10) < fileFields.passEnv.length) return fileSource(path);
+    if (
+      top === 'passEnv' &&
+      Array.isArray(fileFields.passEnv) &&
+      rest !== undefined &&
+      Number.parseInt(rest, 10) < fileFields.passEnv.length
+    )
+      return fileSource(path);
     return flag;
   };
   return { options: options as unknown as SpawnGuestOptions, sourceOf, taps };

@@ -11,7 +11,6 @@ import { EXIT_STATUS_HELP, renderHelp } from './help.js';
 import { withOptionSources } from './report-error.js';
 import { UsageError } from './usage-error.js';
 
-
 /** Signals an operator sends to stop a guest; capspawn passes them on rather than dying. */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 

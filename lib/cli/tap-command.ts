@@ -30,7 +30,11 @@ export const TAP_HELP = renderHelp({
     { title: 'Options of add', flags: TAP_ADD_FLAGS },
     { title: 'Options of show', flags: [JSON_FLAG] },
   ],
-  examples: ['capspawn tap add cvd-mtap-01 --group cvdnetwork --vnet-hdr --up', 'capspawn tap show cvd-mtap-01 --json', 'capspawn tap del cvd-mtap-01'],
+  examples: [
+    'capspawn tap add cvd-mtap-01 --group cvdnetwork --vnet-hdr --up',
+    'capspawn tap show cvd-mtap-01 --json',
+    'capspawn tap del cvd-mtap-01',
+  ],
   footer: 'Exit status:\n  0 on success; 125 when the device could not be made, removed or read.',
 });
 
@@ -50,7 +54,9 @@ function idFromFlag(spec: string): string | number {
 }
 
 function parseTapArgs(verb: string, argv: readonly string[], flags: readonly FlagSpec[]) {
-  const options = Object.fromEntries(flags.map((f) => [f.flag, { type: f.valueName ? 'string' : 'boolean', ...(f.short && { short: f.short }) }] as const));
+  const options = Object.fromEntries(
+    flags.map((f) => [f.flag, { type: f.valueName ? 'string' : 'boolean', ...(f.short && { short: f.short }) }] as const),
+  );
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
   } catch (error) {
@@ -66,14 +72,16 @@ export async function runTapCommand(argv: readonly string[]): Promise<number> {
     return 0;
   }
   const flags = verb === 'add' ? [...TAP_ADD_FLAGS, HELP_FLAG] : verb === 'show' ? [JSON_FLAG, HELP_FLAG] : [HELP_FLAG];
-  if (!['add', 'del', 'show'].includes(verb)) throw new UsageError(`capspawn tap: unknown command "${verb}": use add, del or show (see \`capspawn tap --help\`)`);
+  if (!['add', 'del', 'show'].includes(verb))
+    throw new UsageError(`capspawn tap: unknown command "${verb}": use add, del or show (see \`capspawn tap --help\`)`);
   const { values, positionals } = parseTapArgs(verb, rest, flags);
   if (values.help) {
     process.stdout.write(TAP_HELP);
     return 0;
   }
   const [name] = positionals;
-  if (positionals.length !== 1 || name === undefined) throw new UsageError(`capspawn tap ${verb} takes one device name (got ${positionals.length}): capspawn tap ${verb} NAME`);
+  if (positionals.length !== 1 || name === undefined)
+    throw new UsageError(`capspawn tap ${verb} takes one device name (got ${positionals.length}): capspawn tap ${verb} NAME`);
   if (verb === 'del') {
     await deleteTap(name);
     return 0;

@@ -34,7 +34,15 @@ export const TCG_CPU = 'qemu64,+ssse3,+sse4.1,+sse4.2,+popcnt,+cx16';
  */
 const MACHINES = {
   x64: { qemu: 'qemu-system-x86_64', package: 'qemu-system-x86', machine: 'q35', tcgCpu: TCG_CPU, console: 'ttyS0' },
-  arm64: { qemu: 'qemu-system-aarch64', package: 'qemu-system-arm', machine: 'virt', tcgCpu: 'cortex-a57', console: 'ttyAMA0', debian: 'arm64', kernel: '6.12' },
+  arm64: {
+    qemu: 'qemu-system-aarch64',
+    package: 'qemu-system-arm',
+    machine: 'virt',
+    tcgCpu: 'cortex-a57',
+    console: 'ttyAMA0',
+    debian: 'arm64',
+    kernel: '6.12',
+  },
 };
 const NINEP = 'trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose';
 
@@ -69,7 +77,9 @@ export function findKernel(release) {
 }
 
 export function findBusybox() {
-  return ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p) && /static/.test(spawnSync('file', ['-L', p], { encoding: 'utf8' }).stdout ?? 'static'));
+  return ['/bin/busybox', '/usr/bin/busybox'].find(
+    (p) => existsSync(p) && /static/.test(spawnSync('file', ['-L', p], { encoding: 'utf8' }).stdout ?? 'static'),
+  );
 }
 
 /**
@@ -87,7 +97,8 @@ export function vmUnavailableReason({ kernel, arch = 'x64' } = {}) {
   if (kernel) {
     const tool = ['apt-get', 'dpkg-deb', 'depmod', 'xz'].find((t) => spawnSync(t, ['--version']).error);
     if (tool) return `${tool} is missing, which fetching a Debian kernel needs`;
-  } else if (!findKernel()) return 'no readable kernel with its modules (apt-get install linux-image-amd64, or ask for a Debian kernel release)';
+  } else if (!findKernel())
+    return 'no readable kernel with its modules (apt-get install linux-image-amd64, or ask for a Debian kernel release)';
   if (!findBusybox()) return 'no static busybox (apt-get install busybox-static)';
   if (!existsSync('/usr/bin/python3')) return 'no /usr/bin/python3 for the guest init';
   return undefined;
@@ -160,7 +171,10 @@ function cpioEntry(name, mode, data = Buffer.alloc(0)) {
 function buildInitramfs(modules, command, { busybox = findBusybox(), checkoutLayers = [] } = {}) {
   const stop = 'echo o > /proc/sysrq-trigger; /bin/busybox sleep 60';
   const layers = checkoutLayers.map((tag) => `/layers/${tag}`);
-  const checkoutMount = checkoutLayers.length === 0 ? '' : `/bin/busybox mkdir -p ${layers.join(' ')} /rw/co-upper /rw/co-work /newroot${checkout}
+  const checkoutMount =
+    checkoutLayers.length === 0
+      ? ''
+      : `/bin/busybox mkdir -p ${layers.join(' ')} /rw/co-upper /rw/co-work /newroot${checkout}
 ${checkoutLayers.map((tag, i) => `/bin/busybox mount -t 9p -o ${NINEP} ${tag} ${layers[i]} || { echo "capspawn-vm: cannot mount ${tag} over 9p"; ${stop}; }`).join('\n')}
 /bin/busybox mount -t overlay -o lowerdir=${layers.join(':')},upperdir=/rw/co-upper,workdir=/rw/co-work overlay /newroot${checkout} || { echo "capspawn-vm: cannot mount the checkout's overlay"; ${stop}; }
 `;
@@ -199,11 +213,28 @@ function buildProbeInitramfs() {
 function boot(kernel, initrd, accel, timeoutSeconds, onOutput, stopAt, { arch = 'x64', shares = { hostroot: '/' } } = {}) {
   const machine = MACHINES[arch];
   const args = [
-    '-machine', `${machine.machine},accel=${accel}`, '-cpu', accel === 'kvm' ? 'host' : machine.tcgCpu, '-m', '4096', '-smp', '2',
-    '-nographic', '-no-reboot', '-kernel', kernel, '-initrd', initrd,
-    '-append', `console=${machine.console} panic=-1 quiet loglevel=3`,
-    ...Object.entries(shares).flatMap(([tag, path]) => ['-virtfs', `local,path=${path},mount_tag=${tag},security_model=none,readonly=on,multidevs=remap`]),
-    '-nic', 'none',
+    '-machine',
+    `${machine.machine},accel=${accel}`,
+    '-cpu',
+    accel === 'kvm' ? 'host' : machine.tcgCpu,
+    '-m',
+    '4096',
+    '-smp',
+    '2',
+    '-nographic',
+    '-no-reboot',
+    '-kernel',
+    kernel,
+    '-initrd',
+    initrd,
+    '-append',
+    `console=${machine.console} panic=-1 quiet loglevel=3`,
+    ...Object.entries(shares).flatMap(([tag, path]) => [
+      '-virtfs',
+      `local,path=${path},mount_tag=${tag},security_model=none,readonly=on,multidevs=remap`,
+    ]),
+    '-nic',
+    'none',
   ];
   return new Promise((done) => {
     const qemu = spawn(machine.qemu, args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -247,10 +278,19 @@ export async function probeAccelerator(kernelPath) {
     const probe = await boot(kernelPath, initrd, 'kvm', PROBE_SECONDS, undefined, PROBE_MARKER);
     const seconds = ((Date.now() - started) / 1000).toFixed(1);
     if (probe.console.includes(PROBE_MARKER)) return { accel: 'kvm', why: `a probe boot reached its init in ${seconds} s` };
-    // eslint-disable-next-line no-control-regex
-    const last = probe.console.replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '').trim().split('\n').pop()?.trim().slice(0, 160);
+    const last = probe.console
+      // eslint-disable-next-line no-control-regex -- terminal escapes the firmware writes
+      .replace(/\x1b(\[[0-9;?]*[A-Za-z]|c)/g, '')
+      .trim()
+      .split('\n')
+      .pop()
+      ?.trim()
+      .slice(0, 160);
     const how = probe.kind === 'timeout' ? `hung for ${PROBE_SECONDS} s` : 'stopped';
-    return { accel: 'tcg', why: `KVM ${how} without booting a probe (${last || 'no output'}); software emulation took over after ${seconds} s` };
+    return {
+      accel: 'tcg',
+      why: `KVM ${how} without booting a probe (${last || 'no output'}); software emulation took over after ${seconds} s`,
+    };
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -281,16 +321,21 @@ export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAcce
   const started = Date.now();
   try {
     // An arm64 guest on this x86_64 host has no KVM to probe.
-    const { accel, why } = foreign ? { accel: 'tcg', why: `an ${arch} machine on an ${process.arch} host is emulated` } : await probeAccelerator(kernel.path);
+    const { accel, why } = foreign
+      ? { accel: 'tcg', why: `an ${arch} machine on an ${process.arch} host is emulated` }
+      : await probeAccelerator(kernel.path);
     onAccelerator?.(accel, why);
     const result = await boot(kernel.path, initrd, accel, timeoutSeconds, onOutput, undefined, { arch, shares: image.shares });
     const seconds = Math.round((Date.now() - started) / 1000);
     const booted = BOOTED_MARKER.exec(result.console)?.[1];
-    if (result.kind === 'done') return { status: result.status, accel, why, console: result.console, seconds, kernel: booted ?? kernel.version };
+    if (result.kind === 'done')
+      return { status: result.status, accel, why, console: result.console, seconds, kernel: booted ?? kernel.version };
     if (result.kind === 'timeout') throw new Error(`the VM did not finish within ${timeoutSeconds} s and was killed`);
     if (result.kind === 'error') throw new Error(`qemu could not start: ${result.error.message}`);
     if (/Kernel panic/.test(result.console)) throw new Error(`the guest kernel panicked:\n${result.console.slice(-2000)}`);
-    const failure = /capspawn-vm: (?!booted |root mounted).*/.exec(result.console)?.[0] ?? (result.rootMounted ? 'the guest stopped before its command reported' : 'the guest never mounted the host root');
+    const failure =
+      /capspawn-vm: (?!booted |root mounted).*/.exec(result.console)?.[0] ??
+      (result.rootMounted ? 'the guest stopped before its command reported' : 'the guest never mounted the host root');
     throw new Error(`${failure} (qemu exited ${result.code}):\n${result.console.slice(-2000)}`);
   } finally {
     rmSync(work, { recursive: true, force: true });

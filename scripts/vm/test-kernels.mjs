@@ -28,5 +28,6 @@ for (const kernel of values.kernel ?? KERNELS) {
   const run = spawnSync(process.execPath, [script, '--kernel', kernel], { env, stdio: 'inherit' });
   results.push({ kernel, status: run.status ?? 1, seconds: Math.round((Date.now() - started) / 1000) });
 }
-for (const r of results) process.stdout.write(`test:vm:kernels: ${r.kernel}: ${r.status === 0 ? 'passed' : `failed (${r.status})`} in ${r.seconds} s\n`);
+for (const r of results)
+  process.stdout.write(`test:vm:kernels: ${r.kernel}: ${r.status === 0 ? 'passed' : `failed (${r.status})`} in ${r.seconds} s\n`);
 process.exit(results.every((r) => r.status === 0) ? 0 : 1);

@@ -35,7 +35,9 @@ if (unavailable) {
 }
 const arm64 = options.arch === 'arm64';
 const arm64Prebuild = 'prebuilds/linux-arm64/capspawn.glibc.node';
-const addon = (arm64 ? [arm64Prebuild] : ['build/Release/capspawn.node', 'prebuilds/linux-x64/capspawn.glibc.node']).some((f) => existsSync(join(checkout, f)));
+const addon = (arm64 ? [arm64Prebuild] : ['build/Release/capspawn.node', 'prebuilds/linux-x64/capspawn.glibc.node']).some((f) =>
+  existsSync(join(checkout, f)),
+);
 if (!existsSync(join(checkout, 'dist', 'index.js')) || !addon) {
   process.stderr.write(`test:vm: build first (npm run build${arm64 ? ' && npm run prebuild:arm64' : ''})\n`);
   process.exit(2);

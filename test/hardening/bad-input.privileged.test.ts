@@ -95,7 +95,11 @@ function catalogue(): BadInput[] {
     { what: 'group root as primary group without allowRoot', options: { primaryGroup: 'root' }, ...root('primaryGroup') },
 
     // Supplementary groups.
-    { what: 'an unknown supplementary group', options: { supplementaryGroups: [FIXTURE_GROUPS.extra, 'capspawn-no-such-group'] }, ...unknownGroup('supplementaryGroups[1]') },
+    {
+      what: 'an unknown supplementary group',
+      options: { supplementaryGroups: [FIXTURE_GROUPS.extra, 'capspawn-no-such-group'] },
+      ...unknownGroup('supplementaryGroups[1]'),
+    },
     { what: 'supplementary gid -1', options: { supplementaryGroups: [-1] }, ...range('supplementaryGroups[0]') },
     { what: 'supplementary gid 2^32', options: { supplementaryGroups: [2 ** 32] }, ...range('supplementaryGroups[0]') },
     { what: 'supplementary gid 2^32+1', options: { supplementaryGroups: [4242, 2 ** 32 + 1] }, ...range('supplementaryGroups[1]') },
@@ -106,9 +110,17 @@ function catalogue(): BadInput[] {
     { what: 'a null supplementary group', options: { supplementaryGroups: [null] }, ...type('supplementaryGroups[0]') },
     { what: 'supplementary groups as a string', options: { supplementaryGroups: FIXTURE_GROUPS.extra }, ...type('supplementaryGroups') },
     { what: 'gid 0 as supplementary group without allowRoot', options: { supplementaryGroups: [0] }, ...root('supplementaryGroups[0]') },
-    { what: 'group root by name without allowRoot', options: { supplementaryGroups: [FIXTURE_GROUPS.extra, 'root'] }, ...root('supplementaryGroups[1]') },
+    {
+      what: 'group root by name without allowRoot',
+      options: { supplementaryGroups: [FIXTURE_GROUPS.extra, 'root'] },
+      ...root('supplementaryGroups[1]'),
+    },
     { what: 'a gid listed twice', options: { supplementaryGroups: [4242, 4243, 4242] }, ...duplicate('supplementaryGroups[2]') },
-    { what: 'a group by name and by number', options: { supplementaryGroups: [FIXTURE_GROUPS.extra, extraGid] }, ...duplicate('supplementaryGroups[1]') },
+    {
+      what: 'a group by name and by number',
+      options: { supplementaryGroups: [FIXTURE_GROUPS.extra, extraGid] },
+      ...duplicate('supplementaryGroups[1]'),
+    },
     {
       what: 'NGROUPS_MAX + 1 groups',
       options: { supplementaryGroups: Array.from({ length: ngroupsMax() + 1 }, (_, i) => 100_000 + i) },
@@ -156,7 +168,11 @@ function catalogue(): BadInput[] {
     { what: 'one argument of 128 KiB', args: ['ok', maxString], ...tooBig('args[1]') },
     { what: 'an argv0 of 128 KiB', options: { argv0: maxString }, ...tooBig('argv0') },
     { what: 'an env value of 128 KiB', options: { env: { BIG: maxString } }, ...tooBig('env.BIG') },
-    { what: 'an argument of 64 Ki two-byte characters (bytes count, not characters)', args: ['ü'.repeat(MAX_ARG_STRLEN / 2)], ...tooBig('args[0]') },
+    {
+      what: 'an argument of 64 Ki two-byte characters (bytes count, not characters)',
+      args: ['ü'.repeat(MAX_ARG_STRLEN / 2)],
+      ...tooBig('args[0]'),
+    },
     {
       what: 'a passEnv variable of 128 KiB',
       options: { passEnv: ['CAPSPAWN_HARDENING_BIG'] },

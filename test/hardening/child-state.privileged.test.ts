@@ -81,7 +81,10 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
     const path = join(dir, 'both');
     const fd = openSync(path, 'w');
     try {
-      const guest = await spawnGuest('/bin/sh', ['-c', 'echo out; echo err >&2; ls -l /proc/self/fd/1 /proc/self/fd/2 >/dev/null'], { user, stdio: ['ignore', fd, fd] });
+      const guest = await spawnGuest('/bin/sh', ['-c', 'echo out; echo err >&2; ls -l /proc/self/fd/1 /proc/self/fd/2 >/dev/null'], {
+        user,
+        stdio: ['ignore', fd, fd],
+      });
       expect(await guest.exited).toEqual({ code: 0, signal: null });
       expect(readFileSync(path, 'utf8')).toBe('out\nerr\n');
       const inspector = await spawnGuest(inspectPath(), [], { user, stdio: ['ignore', fd, fd] });
@@ -192,7 +195,12 @@ describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason
       file: '/bin/bash',
       args: ['-c', 'cat <&900'],
       options: { user, stdio: ['ignore', 'pipe', 'ignore'] },
-    })) as unknown as { ok: boolean; stdout?: string; error: { code: string; step: string; syscall: string; message: string }; children: number };
+    })) as unknown as {
+      ok: boolean;
+      stdout?: string;
+      error: { code: string; step: string; syscall: string; message: string };
+      children: number;
+    };
     expect(result.stdout).toBeUndefined();
     expect(result).toMatchObject({ ok: false, error: { code: 'ENOENT', step: 'fd_walk', syscall: 'getdents64' }, children: 0 });
     expect(result.error.message).toContain('mount /proc');
@@ -289,7 +297,11 @@ describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
     const env = { ...process.env, LD_PRELOAD: preload, CAPSPAWN_CANARY_MARKER: marker };
     const result = await runDaemon([], { file: inspectPath(), options: { user, ...options } }, env);
     if (!result.ok) throw new Error(result.error.message);
-    const loadedBy = readFileSync(marker, 'utf8').trim().split('\n').filter(Boolean).map((line) => Number(line.split(' ')[0]));
+    const loadedBy = readFileSync(marker, 'utf8')
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => Number(line.split(' ')[0]));
     return { seen: parseInspection(result.stdout), loadedBy };
   }
 
@@ -326,10 +338,19 @@ describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
     try {
       const [, , , , , home, shell] = getent('passwd', user);
       const seen = await inspectGuest({ user, passEnv: ['*'] });
-      for (const [key, value] of [['HOME', home], ['USER', user], ['LOGNAME', user], ['SHELL', shell]]) expect(seen.environ).toContain(`${key}=${value}`);
+      for (const [key, value] of [
+        ['HOME', home],
+        ['USER', user],
+        ['LOGNAME', user],
+        ['SHELL', shell],
+      ])
+        expect(seen.environ).toContain(`${key}=${value}`);
       expect(seen.environ.find((e) => e.startsWith('PATH='))).not.toBe('PATH=/daemon/bin:/usr/bin');
       for (const key of Object.keys(hooks).filter((k) => k !== 'CAPSPAWN_HARDENING_PLAIN')) {
-        expect(seen.environ.some((e) => e.startsWith(`${key}=`)), key).toBe(false);
+        expect(
+          seen.environ.some((e) => e.startsWith(`${key}=`)),
+          key,
+        ).toBe(false);
       }
       expect(seen.environ).toContain('CAPSPAWN_HARDENING_PLAIN=copied');
       // An exact name, or a key in env, is an explicit choice and still passes.
@@ -348,7 +369,7 @@ describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
       CAPSPAWN_HARDENING_NEWLINES: 'line one\nline two\n',
       CAPSPAWN_HARDENING_EQUALS: '==a=b==',
       CAPSPAWN_HARDENING_EMPTY: '',
-      'CAPSPAWN_HARDENING_ÜTF8': 'värde ✓ 日本',
+      CAPSPAWN_HARDENING_ÜTF8: 'värde ✓ 日本',
       LD_LIBRARY_PATH: '/nonexistent/lib',
       NODE_OPTIONS: '--require /nonexistent.js',
     };

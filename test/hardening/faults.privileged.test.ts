@@ -6,7 +6,20 @@
 // bounding set, SECBIT_NO_CAP_AMBIENT_RAISE, ENOENT, no x bit, ENOEXEC, missing interpreter).
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, chownSync, closeSync, copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -24,7 +37,10 @@ function threadCredentials(): string[] {
     .map((tid) => {
       try {
         const status = readFileSync(`/proc/self/task/${tid}/status`, 'latin1');
-        return status.split('\n').filter((line) => /^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):/.test(line)).join('|');
+        return status
+          .split('\n')
+          .filter((line) => /^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):/.test(line))
+          .join('|');
       } catch {
         return undefined; // the thread ended while we looked
       }
@@ -56,7 +72,13 @@ async function runInUserNamespace(job: unknown, setgroups: 'allow' | 'deny' = 'a
 interface EmfileResult {
   ok: boolean;
   children: number;
-  attempts: { freed: number; ok: boolean; code?: number; fdsUnchanged?: boolean; error?: { name: string; code: string; step: string; errno: number } }[];
+  attempts: {
+    freed: number;
+    ok: boolean;
+    code?: number;
+    fdsUnchanged?: boolean;
+    error?: { name: string; code: string; step: string; errno: number };
+  }[];
 }
 
 describe.runIf(isRoot)(`child steps failing for real reasons (${notRootReason})`, () => {
@@ -101,7 +123,11 @@ describe.runIf(isRoot)(`child steps failing for real reasons (${notRootReason})`
     expect(spawnGuest(file, [], { user, stdio: 'pipe', ...options })).rejects.toMatchObject({ name: 'SpawnGuestError', ...expected });
 
   it("chdir: EACCES for another user's 0700 directory", async () => {
-    await fails('/bin/true', { cwd: join(dir, 'private') }, { code: 'EACCES', errno: -13, step: 'chdir', syscall: 'chdir', path: join(dir, 'private') });
+    await fails(
+      '/bin/true',
+      { cwd: join(dir, 'private') },
+      { code: 'EACCES', errno: -13, step: 'chdir', syscall: 'chdir', path: join(dir, 'private') },
+    );
   });
 
   it('chdir: EACCES for a directory below one the guest may not search', async () => {
@@ -158,7 +184,11 @@ describe.runIf(isRoot)(`child steps failing for real reasons (${notRootReason})`
       expect(atLimit).toMatchObject({ ok: true, code: 0, children: 0 });
       sleepers.push(await spawnGuest(inspectPath(), ['sleep', '60'], { user: other, stdio: 'ignore' }));
       const overLimit = await runDaemon(['prlimit', '--nproc=1:1'], job);
-      expect(overLimit).toMatchObject({ ok: false, children: 0, error: { name: 'SpawnGuestError', code: 'EAGAIN', errno: -11, step: 'execve' } });
+      expect(overLimit).toMatchObject({
+        ok: false,
+        children: 0,
+        error: { name: 'SpawnGuestError', code: 'EAGAIN', errno: -11, step: 'execve' },
+      });
     } finally {
       for (const guest of sleepers) guest.kill('SIGKILL');
       await Promise.all(sleepers.map((guest) => guest.exited));
@@ -181,12 +211,20 @@ describe.runIf(isRoot)(`a daemon where the kernel refuses a credential step (${n
 
   it('setresgid: EINVAL for a gid the user namespace does not map (setgroups succeeded)', async () => {
     const result = await runInUserNamespace(job({ primaryGroup: 100_000, supplementaryGroups: [] }));
-    expect(result).toMatchObject({ ok: false, children: 0, error: { name: 'SpawnGuestError', code: 'EINVAL', errno: -22, step: 'setresgid', syscall: 'setresgid' } });
+    expect(result).toMatchObject({
+      ok: false,
+      children: 0,
+      error: { name: 'SpawnGuestError', code: 'EINVAL', errno: -22, step: 'setresgid', syscall: 'setresgid' },
+    });
   });
 
   it('setresuid: EINVAL for a uid the user namespace does not map (the gids succeeded)', async () => {
     const result = await runInUserNamespace(job({ user: 100_000, primaryGroup: FIXTURE_GROUPS.primary, supplementaryGroups: [] }));
-    expect(result).toMatchObject({ ok: false, children: 0, error: { code: 'EINVAL', errno: -22, step: 'setresuid', syscall: 'setresuid' } });
+    expect(result).toMatchObject({
+      ok: false,
+      children: 0,
+      error: { code: 'EINVAL', errno: -22, step: 'setresuid', syscall: 'setresuid' },
+    });
   });
 
   it('setgroups: EINVAL for a supplementary gid the namespace does not map', async () => {

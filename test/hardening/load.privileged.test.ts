@@ -57,126 +57,165 @@ function snapshot() {
 }
 
 describe.runIf(isRoot)(`load (${notRootReason})`, () => {
-  it(`${CYCLES} spawn-and-exit cycles beside child_process: fds, handles and zombies return to where they were`, { timeout: 240_000 * SCALE }, async () => {
-    const user = FIXTURE_USERS.guest.name;
-    const cycle = async () => {
-      const guest = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
-      const exit = await guest.exited;
-      if (exit.code !== 0) throw new Error(`guest exited ${exit.code ?? exit.signal}`);
-    };
-    // Warm up (addon loaded, caches filled, V8 heap grown) before the baseline.
-    await pool(200, 4, cycle);
-    const before = snapshot();
+  it(
+    `${CYCLES} spawn-and-exit cycles beside child_process: fds, handles and zombies return to where they were`,
+    { timeout: 240_000 * SCALE },
+    async () => {
+      const user = FIXTURE_USERS.guest.name;
+      const cycle = async () => {
+        const guest = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
+        const exit = await guest.exited;
+        if (exit.code !== 0) throw new Error(`guest exited ${exit.code ?? exit.signal}`);
+      };
+      // Warm up (addon loaded, caches filled, V8 heap grown) before the baseline.
+      await pool(200, 4, cycle);
+      const before = snapshot();
 
-    // child_process.spawn all along, in the same process: every one of its 'exit' events fires.
-    let nodeSpawned = 0;
-    let nodeExited = 0;
-    let running = true;
-    const nodeChildren = (async () => {
-      while (running) {
-        nodeSpawned++;
-        await new Promise<void>((resolve, reject) => {
-          const child = spawn('/bin/true', { stdio: 'ignore' });
-          child.once('error', reject);
-          child.once('exit', (code) => {
-            nodeExited++;
-            if (code === 0) resolve();
-            else reject(new Error(`child_process exit ${code}`));
+      // child_process.spawn all along, in the same process: every one of its 'exit' events fires.
+      let nodeSpawned = 0;
+      let nodeExited = 0;
+      let running = true;
+      const nodeChildren = (async () => {
+        while (running) {
+          nodeSpawned++;
+          await new Promise<void>((resolve, reject) => {
+            const child = spawn('/bin/true', { stdio: 'ignore' });
+            child.once('error', reject);
+            child.once('exit', (code) => {
+              nodeExited++;
+              if (code === 0) resolve();
+              else reject(new Error(`child_process exit ${code}`));
+            });
           });
-        });
+        }
+      })();
+
+      await pool(CYCLES, 6, cycle);
+      running = false;
+      await nodeChildren;
+      // Let the last streams and handles close.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = snapshot();
+
+      const rssGrowth = after.rss - before.rss;
+      // RSS less the V8 heap's pages in memory: memory outside V8 (the addon's, libuv's, malloc's).
+      // V8 grows its heap in steps (the young generation doubles once or twice under load), which
+      // on a run of 1,000 cycles (the test VM) is several KiB per spawn and says nothing of a leak;
+      // and it may shrink it again before the end, which counts the same way.
+      const outsideHeapGrowth = rssGrowth - (after.heapPhysical - before.heapPhysical);
+      const heapUsedGrowth = after.heapUsed - before.heapUsed;
+      const perSpawn = (bytes: number) => `${(bytes / CYCLES).toFixed(0)} bytes per spawn`;
+      console.log(
+        `load: ${CYCLES} cycles; fds ${before.fds.length} -> ${after.fds.length}; active resources ${before.resources} -> ${after.resources}; ` +
+          `children ${before.children.length} -> ${after.children.length}; mappings ${before.mappings} -> ${after.mappings}; ` +
+          `RSS ${(before.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB (${perSpawn(rssGrowth)}); ` +
+          `outside the V8 heap ${perSpawn(outsideHeapGrowth)} (V8 heap in memory ${perSpawn(after.heapPhysical - before.heapPhysical)}, ` +
+          `committed ${perSpawn(after.heapTotal - before.heapTotal)}); V8 heap used after full GC ${perSpawn(heapUsedGrowth)}; ` +
+          `child_process beside: ${nodeSpawned} spawned, ${nodeExited} exit events`,
+      );
+      expect(after.fds).toEqual(before.fds);
+      expect(after.resources).toBe(before.resources);
+      expect(after.children).toEqual([]);
+      expect(nodeExited).toBe(nodeSpawned);
+      expect(nodeSpawned).toBeGreaterThan(100);
+      // A leaked child stack or shared page per launch would add a mapping (or two) each time.
+      expect(after.mappings - before.mappings).toBeLessThan(CYCLES / 10);
+      // Leaking even a 4 KiB page per launch outside the V8 heap would show here. Under
+      // AddressSanitizer (npm run test:sanitize) freed memory sits in ASan's quarantine, so RSS
+      // says nothing there; the mappings above still do.
+      if (!underAddressSanitizer()) expect(outsideHeapGrowth / CYCLES).toBeLessThan(4096);
+      // And JavaScript objects kept per launch would show in the heap that survives a full
+      // collection: a Guest kept after its exit is about 880 bytes (with stdio 'ignore'). The
+      // allowance is for what V8 keeps once (compiled code, feedback), about 200 KiB measured.
+      expect(heapUsedGrowth).toBeLessThan(256 * 1024 + 512 * CYCLES);
+    },
+  );
+
+  it(
+    `${CYCLES / 10} spawn-and-exit cycles on a terminal of the guest's own: no pty, fd or child left behind`,
+    { timeout: 240_000 * SCALE },
+    async () => {
+      const user = FIXTURE_USERS.guest.name;
+      const ptys = () => readdirSync('/dev/pts').filter((n) => /^\d+$/.test(n)).length;
+      const cycle = async () => {
+        const guest = await spawnGuest('/bin/sh', ['-c', 'echo ok'], { user, terminal: { cols: 80, rows: 24 } });
+        let out = '';
+        guest.terminal?.on('data', (d: Buffer) => (out += d.toString()));
+        const closed = new Promise((resolve) => guest.terminal?.once('close', resolve));
+        const exit = await guest.exited;
+        await closed;
+        if (exit.code !== 0 || !out.includes('ok'))
+          throw new Error(`terminal guest exited ${exit.code ?? exit.signal}, wrote ${JSON.stringify(out)}`);
+      };
+      await pool(20, 4, cycle);
+      const before = { fds: openFds(), ptys: ptys(), children: childrenOf() };
+      await pool(CYCLES / 10, 4, cycle);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const after = { fds: openFds(), ptys: ptys(), children: childrenOf() };
+      console.log(
+        `load, terminal: ${CYCLES / 10} cycles; fds ${before.fds.length} -> ${after.fds.length}; ptys ${before.ptys} -> ${after.ptys}`,
+      );
+      expect(after.fds).toEqual(before.fds);
+      expect(after.children).toEqual([]);
+      // Other sessions on the machine may open or close ptys meanwhile; ours would add one each.
+      expect(after.ptys - before.ptys).toBeLessThan(CYCLES / 100);
+    },
+  );
+
+  it(
+    `${CONCURRENT} concurrent launches alternating two users and two capability sets: each child has exactly its own`,
+    { timeout: 240_000 * SCALE },
+    async () => {
+      const variants: {
+        user: string;
+        primaryGroup: string;
+        supplementaryGroups: (string | number)[];
+        caps: CapabilitySpec[];
+        amb: string;
+      }[] = [
+        {
+          user: FIXTURE_USERS.guest.name,
+          primaryGroup: FIXTURE_GROUPS.primary,
+          supplementaryGroups: [FIXTURE_GROUPS.extra],
+          caps: ['net_admin'],
+          amb: '0000000000001000',
+        },
+        {
+          user: FIXTURE_USERS.second.name,
+          primaryGroup: FIXTURE_GROUPS.other,
+          supplementaryGroups: [FIXTURE_GROUPS.net, 4242],
+          caps: ['net_raw', 'syslog'],
+          amb: '0000000400002000',
+        },
+      ];
+      const fdsBefore = openFds();
+      const seen = await Promise.all(
+        Array.from({ length: CONCURRENT }, async (_, i) => {
+          const v = variants[i % 2];
+          const out = await runGuest(inspectPath(), [], {
+            user: v.user,
+            primaryGroup: v.primaryGroup,
+            supplementaryGroups: v.supplementaryGroups,
+            caps: v.caps,
+            env: { INDEX: String(i) },
+          });
+          if (out.code !== 0) throw new Error(`inspector ${i} exited ${out.code ?? out.signal}: ${out.stderr}`);
+          return { i, v, status: parseInspection(out.stdout).status, environ: parseInspection(out.stdout).environ };
+        }),
+      );
+      for (const { i, v, status, environ } of seen) {
+        const uid = uidOf(v.user);
+        const gid = gidOf(v.primaryGroup);
+        const groups = v.supplementaryGroups.map((g) => (typeof g === 'number' ? g : gidOf(g))).sort((a, b) => a - b);
+        expect(environ).toContain(`INDEX=${i}`);
+        expect(status.Uid).toBe(`${uid}\t${uid}\t${uid}\t${uid}`);
+        expect(status.Gid).toBe(`${gid}\t${gid}\t${gid}\t${gid}`);
+        expect(status.Groups.trim()).toBe(groups.join(' '));
+        for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(status[set], `${i} ${set}`).toBe(v.amb);
       }
-    })();
-
-    await pool(CYCLES, 6, cycle);
-    running = false;
-    await nodeChildren;
-    // Let the last streams and handles close.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = snapshot();
-
-    const rssGrowth = after.rss - before.rss;
-    // RSS less the V8 heap's pages in memory: memory outside V8 (the addon's, libuv's, malloc's).
-    // V8 grows its heap in steps (the young generation doubles once or twice under load), which
-    // on a run of 1,000 cycles (the test VM) is several KiB per spawn and says nothing of a leak;
-    // and it may shrink it again before the end, which counts the same way.
-    const outsideHeapGrowth = rssGrowth - (after.heapPhysical - before.heapPhysical);
-    const heapUsedGrowth = after.heapUsed - before.heapUsed;
-    const perSpawn = (bytes: number) => `${(bytes / CYCLES).toFixed(0)} bytes per spawn`;
-    console.log(
-      `load: ${CYCLES} cycles; fds ${before.fds.length} -> ${after.fds.length}; active resources ${before.resources} -> ${after.resources}; ` +
-        `children ${before.children.length} -> ${after.children.length}; mappings ${before.mappings} -> ${after.mappings}; ` +
-        `RSS ${(before.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB (${perSpawn(rssGrowth)}); ` +
-        `outside the V8 heap ${perSpawn(outsideHeapGrowth)} (V8 heap in memory ${perSpawn(after.heapPhysical - before.heapPhysical)}, ` +
-        `committed ${perSpawn(after.heapTotal - before.heapTotal)}); V8 heap used after full GC ${perSpawn(heapUsedGrowth)}; ` +
-        `child_process beside: ${nodeSpawned} spawned, ${nodeExited} exit events`,
-    );
-    expect(after.fds).toEqual(before.fds);
-    expect(after.resources).toBe(before.resources);
-    expect(after.children).toEqual([]);
-    expect(nodeExited).toBe(nodeSpawned);
-    expect(nodeSpawned).toBeGreaterThan(100);
-    // A leaked child stack or shared page per launch would add a mapping (or two) each time.
-    expect(after.mappings - before.mappings).toBeLessThan(CYCLES / 10);
-    // Leaking even a 4 KiB page per launch outside the V8 heap would show here. Under
-    // AddressSanitizer (npm run test:sanitize) freed memory sits in ASan's quarantine, so RSS
-    // says nothing there; the mappings above still do.
-    if (!underAddressSanitizer()) expect(outsideHeapGrowth / CYCLES).toBeLessThan(4096);
-    // And JavaScript objects kept per launch would show in the heap that survives a full
-    // collection: a Guest kept after its exit is about 880 bytes (with stdio 'ignore'). The
-    // allowance is for what V8 keeps once (compiled code, feedback), about 200 KiB measured.
-    expect(heapUsedGrowth).toBeLessThan(256 * 1024 + 512 * CYCLES);
-  });
-
-  it(`${CYCLES / 10} spawn-and-exit cycles on a terminal of the guest's own: no pty, fd or child left behind`, { timeout: 240_000 * SCALE }, async () => {
-    const user = FIXTURE_USERS.guest.name;
-    const ptys = () => readdirSync('/dev/pts').filter((n) => /^\d+$/.test(n)).length;
-    const cycle = async () => {
-      const guest = await spawnGuest('/bin/sh', ['-c', 'echo ok'], { user, terminal: { cols: 80, rows: 24 } });
-      let out = '';
-      guest.terminal?.on('data', (d: Buffer) => (out += d.toString()));
-      const closed = new Promise((resolve) => guest.terminal?.once('close', resolve));
-      const exit = await guest.exited;
-      await closed;
-      if (exit.code !== 0 || !out.includes('ok')) throw new Error(`terminal guest exited ${exit.code ?? exit.signal}, wrote ${JSON.stringify(out)}`);
-    };
-    await pool(20, 4, cycle);
-    const before = { fds: openFds(), ptys: ptys(), children: childrenOf() };
-    await pool(CYCLES / 10, 4, cycle);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const after = { fds: openFds(), ptys: ptys(), children: childrenOf() };
-    console.log(`load, terminal: ${CYCLES / 10} cycles; fds ${before.fds.length} -> ${after.fds.length}; ptys ${before.ptys} -> ${after.ptys}`);
-    expect(after.fds).toEqual(before.fds);
-    expect(after.children).toEqual([]);
-    // Other sessions on the machine may open or close ptys meanwhile; ours would add one each.
-    expect(after.ptys - before.ptys).toBeLessThan(CYCLES / 100);
-  });
-
-  it(`${CONCURRENT} concurrent launches alternating two users and two capability sets: each child has exactly its own`, { timeout: 240_000 * SCALE }, async () => {
-    const variants: { user: string; primaryGroup: string; supplementaryGroups: (string | number)[]; caps: CapabilitySpec[]; amb: string }[] = [
-      { user: FIXTURE_USERS.guest.name, primaryGroup: FIXTURE_GROUPS.primary, supplementaryGroups: [FIXTURE_GROUPS.extra], caps: ['net_admin'], amb: '0000000000001000' },
-      { user: FIXTURE_USERS.second.name, primaryGroup: FIXTURE_GROUPS.other, supplementaryGroups: [FIXTURE_GROUPS.net, 4242], caps: ['net_raw', 'syslog'], amb: '0000000400002000' },
-    ];
-    const fdsBefore = openFds();
-    const seen = await Promise.all(
-      Array.from({ length: CONCURRENT }, async (_, i) => {
-        const v = variants[i % 2];
-        const out = await runGuest(inspectPath(), [], { user: v.user, primaryGroup: v.primaryGroup, supplementaryGroups: v.supplementaryGroups, caps: v.caps, env: { INDEX: String(i) } });
-        if (out.code !== 0) throw new Error(`inspector ${i} exited ${out.code ?? out.signal}: ${out.stderr}`);
-        return { i, v, status: parseInspection(out.stdout).status, environ: parseInspection(out.stdout).environ };
-      }),
-    );
-    for (const { i, v, status, environ } of seen) {
-      const uid = uidOf(v.user);
-      const gid = gidOf(v.primaryGroup);
-      const groups = v.supplementaryGroups.map((g) => (typeof g === 'number' ? g : gidOf(g))).sort((a, b) => a - b);
-      expect(environ).toContain(`INDEX=${i}`);
-      expect(status.Uid).toBe(`${uid}\t${uid}\t${uid}\t${uid}`);
-      expect(status.Gid).toBe(`${gid}\t${gid}\t${gid}\t${gid}`);
-      expect(status.Groups.trim()).toBe(groups.join(' '));
-      for (const set of ['CapInh', 'CapPrm', 'CapEff', 'CapAmb']) expect(status[set], `${i} ${set}`).toBe(v.amb);
-    }
-    expect(childrenOf()).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect(openFds()).toEqual(fdsBefore);
-  });
+      expect(childrenOf()).toEqual([]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(openFds()).toEqual(fdsBefore);
+    },
+  );
 });

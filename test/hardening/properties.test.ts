@@ -32,10 +32,48 @@ async function turn(): Promise<void> {
 
 /** The values that sit on a boundary of some rule, mixed into every generator. */
 const edgeNumbers = fc.constantFrom(
-  -1, 0, -0, 1, 0.5, 2 ** 31 - 1, 2 ** 31, MAX_ID, MAX_ID + 1, 2 ** 32, 2 ** 32 + 1, 2 ** 53, -(2 ** 32),
-  Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.MAX_VALUE, Number.MIN_VALUE, lastCap, lastCap + 1, 64,
+  -1,
+  0,
+  -0,
+  1,
+  0.5,
+  2 ** 31 - 1,
+  2 ** 31,
+  MAX_ID,
+  MAX_ID + 1,
+  2 ** 32,
+  2 ** 32 + 1,
+  2 ** 53,
+  -(2 ** 32),
+  Number.NaN,
+  Number.POSITIVE_INFINITY,
+  Number.NEGATIVE_INFINITY,
+  Number.MAX_VALUE,
+  Number.MIN_VALUE,
+  lastCap,
+  lastCap + 1,
+  64,
 );
-const edgeStrings = fc.constantFrom('', '\0', 'a\0b', ' ', '1000', ' 1000', '10 00', 'x:y', '=', 'A=B', '*', 'LD_*', 'ü', '\n', '/', '.', '..', 'root');
+const edgeStrings = fc.constantFrom(
+  '',
+  '\0',
+  'a\0b',
+  ' ',
+  '1000',
+  ' 1000',
+  '10 00',
+  'x:y',
+  '=',
+  'A=B',
+  '*',
+  'LD_*',
+  'ü',
+  '\n',
+  '/',
+  '.',
+  '..',
+  'root',
+);
 const anyNumber = fc.oneof(edgeNumbers, fc.integer(), fc.double(), fc.integer({ min: -5, max: 2 ** 32 + 5 }));
 const anyString = fc.oneof(edgeStrings, fc.string(), fc.string({ unit: 'binary' }), fc.string({ unit: 'grapheme' }));
 /** Anything at all, weighted towards values that are almost right. */
@@ -51,11 +89,15 @@ function mostly(valid: fc.Arbitrary<unknown>, invalid: fc.Arbitrary<unknown> = l
 const validId = fc.oneof(fc.integer({ min: 1, max: MAX_ID }), fc.stringMatching(/^[a-z_][a-z0-9_-]{0,15}$/));
 const idSpec = mostly(validId, fc.oneof(anyNumber, anyString, loose));
 // Any case, with or without CAP_ or a leading + (issue 13: getcap and capsh write cap_net_admin).
-const capCase = fc.constantFrom((n: string) => n, (n: string) => n.toUpperCase(), (n: string) => n.replace(/^./, (c) => c.toUpperCase()));
+const capCase = fc.constantFrom(
+  (n: string) => n,
+  (n: string) => n.toUpperCase(),
+  (n: string) => n.replace(/^./, (c) => c.toUpperCase()),
+);
 const validCap = fc.oneof(
-  fc.tuple(fc.constantFrom(...CAPABILITY_NAMES), fc.constantFrom('', '+'), fc.constantFrom('', 'cap_', 'CAP_', 'Cap_'), capCase).map(
-    ([n, plus, prefix, c]) => `${plus}${prefix}${c(n)}`,
-  ),
+  fc
+    .tuple(fc.constantFrom(...CAPABILITY_NAMES), fc.constantFrom('', '+'), fc.constantFrom('', 'cap_', 'CAP_', 'Cap_'), capCase)
+    .map(([n, plus, prefix, c]) => `${plus}${prefix}${c(n)}`),
   fc.integer({ min: 0, max: lastCap }),
   fc.constant(-0),
 );
@@ -69,7 +111,10 @@ const capSpec = mostly(
     loose,
   ),
 );
-const validEnvName = fc.oneof(fc.constantFrom('PATH', 'HOME', 'LD_PRELOAD', 'NODE_OPTIONS', 'CUTTLEFISH_INSTANCE', 'ü'), fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/));
+const validEnvName = fc.oneof(
+  fc.constantFrom('PATH', 'HOME', 'LD_PRELOAD', 'NODE_OPTIONS', 'CUTTLEFISH_INSTANCE', 'ü'),
+  fc.stringMatching(/^[A-Za-z_][A-Za-z0-9_]{0,10}$/),
+);
 const envName = mostly(validEnvName, fc.oneof(fc.constantFrom('A=B', '', 'X\0', '='), fc.string()));
 const validStdioSlot = fc.oneof(fc.constantFrom('pipe', 'inherit', 'ignore', null, undefined), fc.integer({ min: 0, max: 1000 }));
 const stdioSlot = mostly(validStdioSlot, fc.oneof(fc.constantFrom('bogus', -1, 1.5), fc.integer({ min: -2, max: 2 ** 31 }), loose));
@@ -80,7 +125,10 @@ const rlimitValue = mostly(
   fc.oneof(fc.nat(1024), fc.tuple(fc.nat(512), fc.integer({ min: 512, max: 1024 })), fc.constant(0)),
   fc.oneof(fc.constant('unlimited'), fc.tuple(fc.nat(1 << 30), fc.nat(1 << 20)), fc.tuple(loose, loose), loose),
 );
-const validPath = fc.oneof(fc.constantFrom('/tmp', 'sub/dir', './x/../y', '/a//b/', '.', '..', '/'), fc.stringMatching(/^\/?[a-z.]{1,6}(\/[a-z.]{1,6}){0,3}\/?$/));
+const validPath = fc.oneof(
+  fc.constantFrom('/tmp', 'sub/dir', './x/../y', '/a//b/', '.', '..', '/'),
+  fc.stringMatching(/^\/?[a-z.]{1,6}(\/[a-z.]{1,6}){0,3}\/?$/),
+);
 
 /** Option objects: each key absent, valid, or sometimes subtly wrong or anything at all. */
 const optionsArb = fc
@@ -91,7 +139,11 @@ const optionsArb = fc
         primaryGroup: idSpec,
         supplementaryGroups: mostly(fc.array(idSpec, { maxLength: 6 })),
         caps: mostly(fc.array(capSpec, { maxLength: 6 })),
-        env: mostly(fc.dictionary(envName, mostly(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constant(undefined)), anyString), { maxKeys: 5 })),
+        env: mostly(
+          fc.dictionary(envName, mostly(fc.oneof(fc.string(), fc.string({ unit: 'grapheme' }), fc.constant(undefined)), anyString), {
+            maxKeys: 5,
+          }),
+        ),
         passEnv: mostly(fc.array(mostly(fc.oneof(validEnvName, fc.constantFrom('*', 'LD_*', 'X?')), anyString), { maxLength: 4 })),
         cwd: mostly(validPath, anyString),
         stdio: mostly(fc.oneof(fc.constantFrom('pipe', 'inherit', 'ignore'), fc.array(stdioSlot, { maxLength: 6 }))),
@@ -100,9 +152,15 @@ const optionsArb = fc
         umask: mostly(fc.integer({ min: 0, max: 0o777 }), fc.integer({ min: -1, max: 0o1000 })),
         noNewPrivileges: mostly(fc.boolean()),
         limitBoundingSet: mostly(fc.boolean()),
-        parentDeathSignal: mostly(fc.oneof(fc.constantFrom('SIGKILL', 'SIGTERM', 'SIGUSR1'), fc.integer({ min: 1, max: 64 })), fc.oneof(fc.constantFrom('sigkill', 'KILL', 'SIGNOPE', 0, 65), loose)),
+        parentDeathSignal: mostly(
+          fc.oneof(fc.constantFrom('SIGKILL', 'SIGTERM', 'SIGUSR1'), fc.integer({ min: 1, max: 64 })),
+          fc.oneof(fc.constantFrom('sigkill', 'KILL', 'SIGNOPE', 0, 65), loose),
+        ),
         timeout: mostly(fc.integer({ min: 1, max: 2 ** 31 - 1 }), fc.integer({ min: -1, max: 2 ** 32 })),
-        killSignal: mostly(fc.oneof(fc.constantFrom('SIGKILL', 'SIGUSR1'), fc.integer({ min: 1, max: 64 })), fc.oneof(fc.constantFrom('SIGNOPE', 0, 65), loose)),
+        killSignal: mostly(
+          fc.oneof(fc.constantFrom('SIGKILL', 'SIGUSR1'), fc.integer({ min: 1, max: 64 })),
+          fc.oneof(fc.constantFrom('SIGNOPE', 0, 65), loose),
+        ),
         allowRoot: mostly(fc.boolean()),
         rlimits: mostly(fc.dictionary(rlimitName, rlimitValue, { maxKeys: 3 })),
         oomScoreAdj: mostly(fc.integer({ min: -1000, max: 1000 }), fc.integer({ min: -1001, max: 1001 })),
@@ -114,12 +172,20 @@ const optionsArb = fc
     fc.oneof({ weight: 20, arbitrary: fc.constant({}) }, { weight: 1, arbitrary: fc.record({ uid: loose }) }),
   )
   .map(([known, unknown]) => ({ ...known, ...unknown }));
-const fileArb = mostly(fc.oneof(fc.constantFrom('/bin/true', 'true', './x', 'a/b'), validPath), fc.oneof(fc.constant(''), anyString, loose));
-const argsArb = mostly(fc.oneof(fc.array(fc.string(), { maxLength: 5 }), fc.constant(undefined)), fc.oneof(fc.array(fc.oneof(anyString, loose), { maxLength: 5 }), loose));
+const fileArb = mostly(
+  fc.oneof(fc.constantFrom('/bin/true', 'true', './x', 'a/b'), validPath),
+  fc.oneof(fc.constant(''), anyString, loose),
+);
+const argsArb = mostly(
+  fc.oneof(fc.array(fc.string(), { maxLength: 5 }), fc.constant(undefined)),
+  fc.oneof(fc.array(fc.oneof(anyString, loose), { maxLength: 5 }), loose),
+);
 
 /** The only errors option handling may throw before a launch. */
 function expectTypedError(error: unknown): void {
-  expect(error instanceof InvalidOptionError || error instanceof OptionRangeError || error instanceof SpawnGuestError, String(error)).toBe(true);
+  expect(error instanceof InvalidOptionError || error instanceof OptionRangeError || error instanceof SpawnGuestError, String(error)).toBe(
+    true,
+  );
   const e = error as { code: unknown; option?: unknown; message: string };
   expect(e.code).toMatch(/^ERR_[A-Z0-9_]+$/);
   // The option path names the key at fault (`''` only for an unknown option named '').
@@ -199,20 +265,25 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
   it(`normalizeOptions: any input is a valid plan or a typed error (${RUNS.normalize} runs)`, async () => {
     let valid = 0;
     await fc.assert(
-      fc.asyncProperty(fileArb, argsArb, fc.oneof({ weight: 9, arbitrary: optionsArb }, { weight: 1, arbitrary: loose }), async (file, args, options) => {
-        await turn();
-        const result = outcome(() => normalizeOptions(file, args, options));
-        if (result.ok) {
-          valid++;
-          expectValidOptions(result.value);
-          // The cwd as given, joined to process.cwd() when relative: never normalised.
-          const given = (options as { cwd?: unknown }).cwd;
-          if (typeof given === 'string') expect(result.value.cwd).toBe(given.startsWith('/') ? given : `${process.cwd()}/${given}`);
-          // Pure: the same input normalises to the same plan.
-          expect(normalizeOptions(file, args, options)).toEqual(result.value);
-          for (const key of Object.keys(options as object)) expect(KNOWN_OPTIONS.has(key)).toBe(true);
-        }
-      }),
+      fc.asyncProperty(
+        fileArb,
+        argsArb,
+        fc.oneof({ weight: 9, arbitrary: optionsArb }, { weight: 1, arbitrary: loose }),
+        async (file, args, options) => {
+          await turn();
+          const result = outcome(() => normalizeOptions(file, args, options));
+          if (result.ok) {
+            valid++;
+            expectValidOptions(result.value);
+            // The cwd as given, joined to process.cwd() when relative: never normalised.
+            const given = (options as { cwd?: unknown }).cwd;
+            if (typeof given === 'string') expect(result.value.cwd).toBe(given.startsWith('/') ? given : `${process.cwd()}/${given}`);
+            // Pure: the same input normalises to the same plan.
+            expect(normalizeOptions(file, args, options)).toEqual(result.value);
+            for (const key of Object.keys(options as object)) expect(KNOWN_OPTIONS.has(key)).toBe(true);
+          }
+        },
+      ),
       { numRuns: RUNS.normalize },
     );
     // Not a vacuous property: a good share of the inputs were valid plans.
@@ -222,13 +293,16 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
 
   it(`ids: a number is accepted exactly when it is an integer from 0 to 2^32-2, and never changed (${RUNS.ids} runs)`, () => {
     fc.assert(
-      fc.property(fc.oneof(anyNumber, fc.double({ min: -(2 ** 33), max: 2 ** 33 }), fc.integer({ min: 2 ** 32 - 10, max: 2 ** 32 + 10 })), (n) => {
-        const valid = Number.isInteger(n) && n >= 0 && n <= MAX_ID;
-        const result = outcome(() => checkId(n, 'user'));
-        expect(result.ok).toBe(valid);
-        // Unchanged, except that -0 comes back as 0.
-        if (result.ok) expect(result.value).toBe(n === 0 ? 0 : n);
-      }),
+      fc.property(
+        fc.oneof(anyNumber, fc.double({ min: -(2 ** 33), max: 2 ** 33 }), fc.integer({ min: 2 ** 32 - 10, max: 2 ** 32 + 10 })),
+        (n) => {
+          const valid = Number.isInteger(n) && n >= 0 && n <= MAX_ID;
+          const result = outcome(() => checkId(n, 'user'));
+          expect(result.ok).toBe(valid);
+          // Unchanged, except that -0 comes back as 0.
+          if (result.ok) expect(result.value).toBe(n === 0 ? 0 : n);
+        },
+      ),
       { numRuns: RUNS.ids },
     );
   });
@@ -288,19 +362,22 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
             expectTypedError(error);
             if (error instanceof SpawnGuestError) expect([stage, error.step]).toEqual(['identity', 'resolve']);
             if (error instanceof SpawnGuestError) expect(STEP_NAMES).toContain(error.step);
-            stage += ` ${(error as { code: string }).code} ${String((error as { option?: string }).option).replace(/\[\d+\]|\..*/g, "")}`;
+            stage += ` ${(error as { code: string }).code} ${String((error as { option?: string }).option).replace(/\[\d+\]|\..*/g, '')}`;
           }
           outcomes[stage] = (outcomes[stage] ?? 0) + 1;
         },
       ),
       { numRuns: RUNS.pipeline },
     );
-        expect(outcomes['launch plan']).toBeGreaterThan(RUNS.pipeline / 10);
+    expect(outcomes['launch plan']).toBeGreaterThan(RUNS.pipeline / 10);
     console.log(`plan pipeline outcomes: ${JSON.stringify(outcomes)}`);
   });
 
   it(`environment: a glob never copies a loader variable, and env always has the last word (${RUNS.environment} runs)`, () => {
-    const loaderNames = fc.oneof(fc.constantFrom(...LOADER_VARIABLES), fc.constantFrom('LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'MALLOC_CHECK_', 'GLIBC_TUNABLES'));
+    const loaderNames = fc.oneof(
+      fc.constantFrom(...LOADER_VARIABLES),
+      fc.constantFrom('LD_PRELOAD', 'LD_AUDIT', 'LD_LIBRARY_PATH', 'MALLOC_CHECK_', 'GLIBC_TUNABLES'),
+    );
     const name = fc.oneof(loaderNames, fc.stringMatching(/^[A-Z_][A-Z0-9_]{0,8}$/));
     fc.assert(
       fc.property(

@@ -21,7 +21,11 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
     const open = openFds();
     let free = 3;
     while (open.includes(free)) free++;
-    await expect(spawnGuest(inspectPath(), [], { user, stdio: ['pipe', free, 'pipe'] })).rejects.toMatchObject({ code: 'EBADF', step: 'fcntl', option: 'stdio[1]' });
+    await expect(spawnGuest(inspectPath(), [], { user, stdio: ['pipe', free, 'pipe'] })).rejects.toMatchObject({
+      code: 'EBADF',
+      step: 'fcntl',
+      option: 'stdio[1]',
+    });
     expect(childrenOf()).toEqual([]);
   });
 
@@ -36,7 +40,12 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   it('with no fd free, the user lookup is EMFILE, not "no user named"', async () => {
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 0, options: { user },
+      scenario: 'emfile',
+      limit,
+      file: '/bin/true',
+      fromFree: 0,
+      free: 0,
+      options: { user },
     })) as unknown as { attempts: { error?: object }[] };
     expect(result.attempts[0].error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
   });
@@ -44,7 +53,13 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   it('with no fd free, reading the limits that rlimits is checked against is a typed EMFILE, not a raw fs error', async () => {
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile', limit, file: '/bin/true', args: ['a', 'b'], fromFree: 0, free: 10, options: { user, rlimits: { nofile: [64, 128] } },
+      scenario: 'emfile',
+      limit,
+      file: '/bin/true',
+      args: ['a', 'b'],
+      fromFree: 0,
+      free: 10,
+      options: { user, rlimits: { nofile: [64, 128] } },
     })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
     expect(result.attempts[0]).toMatchObject({
       ok: false,
@@ -57,9 +72,19 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   it("with no fd free at a process's first launch, the error is the lookup's EMFILE, not a binary that cannot be loaded", async () => {
     const limit = 128;
     const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile', limit, file: '/bin/true', fromFree: 0, free: 10, firstLaunch: true, options: { user },
+      scenario: 'emfile',
+      limit,
+      file: '/bin/true',
+      fromFree: 0,
+      free: 10,
+      firstLaunch: true,
+      options: { user },
     })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
-    expect(result.attempts[0]).toMatchObject({ ok: false, fdsUnchanged: true, error: { name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' } });
+    expect(result.attempts[0]).toMatchObject({
+      ok: false,
+      fdsUnchanged: true,
+      error: { name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' },
+    });
     // Once descriptors are free again, the same process launches.
     expect(result.attempts.at(-1)).toMatchObject({ ok: true, code: 0 });
   });

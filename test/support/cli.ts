@@ -31,7 +31,10 @@ export interface CliRun {
  * Starts `capspawn ARGS`; `wrapper` runs it under another program first, such as
  * `['setpriv', '--bounding-set', '-net_admin', '--']`.
  */
-export function startCli(args: readonly string[], { wrapper = [], env = process.env }: { wrapper?: string[]; env?: NodeJS.ProcessEnv } = {}): CliRun {
+export function startCli(
+  args: readonly string[],
+  { wrapper = [], env = process.env }: { wrapper?: string[]; env?: NodeJS.ProcessEnv } = {},
+): CliRun {
   const argv = [...wrapper, process.execPath, cliPath, ...args];
   const child = spawn(argv[0], argv.slice(1), { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
@@ -47,7 +50,9 @@ export function startCli(args: readonly string[], { wrapper = [], env = process.
     new Promise<void>((resolve, reject) => {
       if (stdout.includes(text)) return resolve();
       waiting.push({ text, resolve });
-      void result.then((r) => reject(new Error(`capspawn ended (${r.status ?? r.signal}) before printing ${text}: ${r.stdout}${r.stderr}`)));
+      void result.then((r) =>
+        reject(new Error(`capspawn ended (${r.status ?? r.signal}) before printing ${text}: ${r.stdout}${r.stderr}`)),
+      );
     });
   return { child, printed, result };
 }

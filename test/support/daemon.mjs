@@ -22,8 +22,19 @@ try {
   const exit = await guest.exited;
   await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
   const parentFds = readdirSync('/proc/self/fd').map(Number);
-  console.log(JSON.stringify({ ok: true, ...exit, stdout, children: childrenOf().length, cloneSharesMemory: loadNative().cloneSharesMemory(), parentFds }));
+  console.log(
+    JSON.stringify({
+      ok: true,
+      ...exit,
+      stdout,
+      children: childrenOf().length,
+      cloneSharesMemory: loadNative().cloneSharesMemory(),
+      parentFds,
+    }),
+  );
 } catch (error) {
   const { name, code, step, errno, syscall, capability, message } = error;
-  console.log(JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: childrenOf().length }));
+  console.log(
+    JSON.stringify({ ok: false, error: { name, code, step, errno, syscall, capability, message }, children: childrenOf().length }),
+  );
 }

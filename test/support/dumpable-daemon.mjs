@@ -18,7 +18,16 @@ try {
     });
     await Promise.all(launches);
   }
-  console.log(JSON.stringify({ ok: true, launched, before, after: native.dumpable(), procOwner: statSync(`/proc/${process.pid}`).uid, uid: process.getuid() }));
+  console.log(
+    JSON.stringify({
+      ok: true,
+      launched,
+      before,
+      after: native.dumpable(),
+      procOwner: statSync(`/proc/${process.pid}`).uid,
+      uid: process.getuid(),
+    }),
+  );
 } catch (error) {
   console.log(JSON.stringify({ ok: false, launched, message: error.message }));
 }

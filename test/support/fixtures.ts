@@ -35,5 +35,7 @@ export { childrenOf } from './children.mjs';
 
 /** This process's open fds. */
 export function openFds(): number[] {
-  return readdirSync('/proc/self/fd').map(Number).sort((a, b) => a - b);
+  return readdirSync('/proc/self/fd')
+    .map(Number)
+    .sort((a, b) => a - b);
 }

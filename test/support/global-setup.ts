@@ -36,8 +36,16 @@ export default function setup(project: TestProject): () => void {
     for (const user of Object.values(FIXTURE_USERS)) {
       if (exists('passwd', user.name)) continue;
       execFileSync('useradd', [
-        '--system', '--no-create-home', '--home-dir', '/nonexistent', '--shell', '/usr/sbin/nologin',
-        '--gid', user.primary, ...(user.extra.length ? ['--groups', user.extra.join(',')] : []), user.name,
+        '--system',
+        '--no-create-home',
+        '--home-dir',
+        '/nonexistent',
+        '--shell',
+        '/usr/sbin/nologin',
+        '--gid',
+        user.primary,
+        ...(user.extra.length ? ['--groups', user.extra.join(',')] : []),
+        user.name,
       ]);
     }
   }

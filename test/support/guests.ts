@@ -81,5 +81,17 @@ export function runDaemon(launcher: string[], job: unknown, env: NodeJS.ProcessE
 }
 
 export type DaemonResult =
-  | { ok: true; code: number | null; signal: string | null; stdout: string; children: number; cloneSharesMemory: boolean; parentFds: number[] }
-  | { ok: false; error: { name: string; code: string; step?: string; errno?: number; syscall?: string; capability?: string; message: string }; children: number };
+  | {
+      ok: true;
+      code: number | null;
+      signal: string | null;
+      stdout: string;
+      children: number;
+      cloneSharesMemory: boolean;
+      parentFds: number[];
+    }
+  | {
+      ok: false;
+      error: { name: string; code: string; step?: string; errno?: number; syscall?: string; capability?: string; message: string };
+      children: number;
+    };

@@ -23,7 +23,6 @@ import { testHooks } from '../../dist/launch-plan.js';
 import { loadNative } from '../../dist/native.js';
 import { childrenOf } from './children.mjs';
 
-
 /** Open fds below `limit`, found with fstat so that it works with no fd to spare. */
 function openFds(limit) {
   const open = [];

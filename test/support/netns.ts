@@ -10,6 +10,9 @@ export function apiInNetns(netns: string, body: string, wrapper: string[] = []):
   const code = `import { createTap, deleteTap, readTap } from './dist/index.js';
 try { console.log(JSON.stringify({ ok: (await (async () => { ${body} })()) ?? null })); }
 catch (e) { console.log(JSON.stringify({ error: { name: e.name, message: e.message, ...e } })); }`;
-  const out = execFileSync('ip', ['netns', 'exec', netns, ...wrapper, process.execPath, '--input-type=module', '-e', code], { cwd: packageRoot, encoding: 'utf8' });
+  const out = execFileSync('ip', ['netns', 'exec', netns, ...wrapper, process.execPath, '--input-type=module', '-e', code], {
+    cwd: packageRoot,
+    encoding: 'utf8',
+  });
   return JSON.parse(out.trim().split('\n').at(-1) as string) as ApiResult;
 }

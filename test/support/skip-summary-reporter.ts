@@ -12,7 +12,8 @@ export function skipReason(name: string): string {
 /** The outermost skipped suite above a skipped test, or the test itself. */
 function skippedGroup(task: RunnerTask): RunnerTask {
   let group = task;
-  for (let suite = task.suite; suite && suite.mode === 'skip' && suite.type === 'suite' && suite.name !== ''; suite = suite.suite) group = suite;
+  for (let suite = task.suite; suite && suite.mode === 'skip' && suite.type === 'suite' && suite.name !== ''; suite = suite.suite)
+    group = suite;
   return group;
 }
 

@@ -6,9 +6,13 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawnGuest } from '../../dist/index.js';
 
 const user = process.argv[2];
-const allocate = "import sys; print(open('/proc/self/cgroup').read().strip(), flush=True); b = b'x' * (128 << 20); print('allocated', flush=True)";
+const allocate =
+  "import sys; print(open('/proc/self/cgroup').read().strip(), flush=True); b = b'x' * (128 << 20); print('allocated', flush=True)";
 const results = {};
-for (const [name, max] of [['limited', 32 << 20], ['roomy', 1 << 30]]) {
+for (const [name, max] of [
+  ['limited', 32 << 20],
+  ['roomy', 1 << 30],
+]) {
   const cgroup = `/sys/fs/cgroup/capspawn-${name}`;
   mkdirSync(cgroup);
   writeFileSync(`${cgroup}/memory.max`, String(max));
@@ -17,7 +21,13 @@ for (const [name, max] of [['limited', 32 << 20], ['roomy', 1 << 30]]) {
   guest.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
   const exit = await guest.exited;
   await new Promise((resolve) => (guest.stdout.readableEnded ? resolve() : guest.stdout.once('close', resolve)));
-  const events = Object.fromEntries(readFileSync(`${cgroup}/memory.events`, 'latin1').trim().split('\n').map((l) => l.split(' ')).map(([k, v]) => [k, Number(v)]));
+  const events = Object.fromEntries(
+    readFileSync(`${cgroup}/memory.events`, 'latin1')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' '))
+      .map(([k, v]) => [k, Number(v)]),
+  );
   results[name] = { stdout, exit, events, max: readFileSync(`${cgroup}/memory.max`, 'latin1').trim() };
 }
 console.log(`CAPSPAWN-MEMORY-RESULT ${JSON.stringify(results)}`);

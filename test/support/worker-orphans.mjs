@@ -32,6 +32,7 @@ for (let i = 0; i < cycles; i++) {
   await worker.terminate();
 }
 for (const pid of pids) process.kill(pid, 'SIGKILL');
-for (let tries = 0; tries < 200 && pids.some((pid) => state(pid) !== 'gone'); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+for (let tries = 0; tries < 200 && pids.some((pid) => state(pid) !== 'gone'); tries++)
+  await new Promise((resolve) => setTimeout(resolve, 50));
 const zombies = pids.filter((pid) => state(pid) !== 'gone');
 console.log(JSON.stringify({ reaped: pids.length - zombies.length, zombies }));

@@ -25,16 +25,14 @@ const DAC_READ_SEARCH = parseCapability('dac_read_search');
  */
 export function modeGrants(stats: Stats, who: AccessIdentity, want: number): boolean {
   const shift = stats.uid === who.uid ? 6 : stats.gid === who.gid || who.groups.includes(stats.gid) ? 3 : 0;
-  if ((((stats.mode >> shift) & 7) & want) === want) return true;
+  if (((stats.mode >> shift) & 7 & want) === want) return true;
   const directory = stats.isDirectory();
   if (who.caps.includes(DAC_OVERRIDE) && (!(want & EXECUTE) || directory || (stats.mode & 0o111) !== 0)) return true;
   return who.caps.includes(DAC_READ_SEARCH) && !(want & WRITE) && (directory || !(want & EXECUTE));
 }
 
 export type AccessResult =
-  | { ok: true; stats: Stats }
-  | { ok: false; code: 'ENOENT' }
-  | { ok: false; code: 'EACCES'; blockedAt: string; stats: Stats };
+  { ok: true; stats: Stats } | { ok: false; code: 'ENOENT' } | { ok: false; code: 'EACCES'; blockedAt: string; stats: Stats };
 
 function statOrNull(path: string): Stats | null {
   try {

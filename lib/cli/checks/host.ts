@@ -55,7 +55,14 @@ const NET_ADMIN = parseCapability('net_admin');
 export async function tunCheck(target: DeviceTarget | undefined, netAdminGrantable: boolean): Promise<Check> {
   const name = '/dev/net/tun';
   const stats = characterDevice(name);
-  if (!stats) return { name, ok: false, detail: 'missing: TAP networking is unavailable', fix: 'load the tun module: modprobe tun', story: 'TAP EPERM' };
+  if (!stats)
+    return {
+      name,
+      ok: false,
+      detail: 'missing: TAP networking is unavailable',
+      fix: 'load the tun module: modprobe tun',
+      story: 'TAP EPERM',
+    };
   const mode = await modeOf(stats);
   if (!target) return { name, ok: true, detail: `present (${mode}); pass --user to check that the guest can open it` };
   if (!checkAccess(name, target, READ | WRITE).ok) {
@@ -77,7 +84,12 @@ export async function tunCheck(target: DeviceTarget | undefined, netAdminGrantab
     };
   }
   return target.caps.includes(NET_ADMIN)
-    ? { name, ok: true, story: 'TAP EPERM', detail: `${target.name} can open it (${mode}) and holds CAP_NET_ADMIN to configure TAP devices` }
+    ? {
+        name,
+        ok: true,
+        story: 'TAP EPERM',
+        detail: `${target.name} can open it (${mode}) and holds CAP_NET_ADMIN to configure TAP devices`,
+      }
     : {
         name,
         ok: true,
@@ -91,11 +103,17 @@ export async function kvmCheck(target: DeviceTarget | undefined): Promise<Check>
   const name = '/dev/kvm';
   const stats = characterDevice(name);
   if (!stats) {
-    return { name, ok: false, detail: 'missing: no hardware virtualization', fix: 'enable virtualization (nested virtualization on a VM) and load kvm_intel or kvm_amd' };
+    return {
+      name,
+      ok: false,
+      detail: 'missing: no hardware virtualization',
+      fix: 'enable virtualization (nested virtualization on a VM) and load kvm_intel or kvm_amd',
+    };
   }
   const mode = await modeOf(stats);
   if (!target) return { name, ok: true, detail: `present (${mode}); pass --user to check that the guest can open it` };
-  if (checkAccess(name, target, READ | WRITE).ok) return { name, ok: true, story: 'group dropped', detail: `${target.name} can open it (${mode})` };
+  if (checkAccess(name, target, READ | WRITE).ok)
+    return { name, ok: true, story: 'group dropped', detail: `${target.name} can open it (${mode})` };
   const group = (await groupNames([stats.gid])).get(stats.gid) ?? String(stats.gid);
   const openToGroup = (stats.mode & 0o060) === 0o060 && stats.gid !== 0;
   return openToGroup

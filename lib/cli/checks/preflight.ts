@@ -9,12 +9,7 @@ import { mountOf } from '../../placement.js';
 import type { StepName } from '../../steps.js';
 import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
-import {
-  maskHas,
-  SECBIT_KEEP_CAPS_LOCKED,
-  SECBIT_NO_CAP_AMBIENT_RAISE,
-  type LauncherCredentials,
-} from './launcher-credentials.js';
+import { maskHas, SECBIT_KEEP_CAPS_LOCKED, SECBIT_NO_CAP_AMBIENT_RAISE, type LauncherCredentials } from './launcher-credentials.js';
 
 /** What a launch would need from this process, as far as it is known. */
 export interface LaunchRequest {
@@ -62,7 +57,14 @@ function cgroupCheck(cgroup: string): Check {
     return { name: 'cgroup', ok: true, detail: `this process can write ${procs}`, step: 'cgroup' };
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
-    return { name: 'cgroup', ok: false, step: 'cgroup', code, detail: `cannot write ${procs} (${code})`, fix: 'give the daemon write access to the cgroup (delegate it, or run as its owner)' };
+    return {
+      name: 'cgroup',
+      ok: false,
+      step: 'cgroup',
+      code,
+      detail: `cannot write ${procs} (${code})`,
+      fix: 'give the daemon write access to the cgroup (delegate it, or run as its owner)',
+    };
   }
 }
 
@@ -72,7 +74,14 @@ function ownCgroupCheck(own: { parent: string; limits: readonly CgroupLimit[] })
     accessSync(own.parent, constants.W_OK);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
-    return { name: 'cgroup', ok: false, step: 'cgroup', code, detail: `cannot create cgroups in ${own.parent} (${code})`, fix: 'give the daemon a delegated cgroup subtree (systemd: Delegate=yes), or run as its owner' };
+    return {
+      name: 'cgroup',
+      ok: false,
+      step: 'cgroup',
+      code,
+      detail: `cannot create cgroups in ${own.parent} (${code})`,
+      fix: 'give the daemon a delegated cgroup subtree (systemd: Delegate=yes), or run as its owner',
+    };
   }
   let problem: Error | undefined;
   try {
@@ -80,9 +89,21 @@ function ownCgroupCheck(own: { parent: string; limits: readonly CgroupLimit[] })
   } catch (error) {
     problem = error as Error;
   }
-  if (problem) return { name: 'cgroup', ok: false, step: 'cgroup', detail: problem.message, fix: 'enable the controller for the parent\'s children, or drop the limit' };
+  if (problem)
+    return {
+      name: 'cgroup',
+      ok: false,
+      step: 'cgroup',
+      detail: problem.message,
+      fix: "enable the controller for the parent's children, or drop the limit",
+    };
   const controllers = [...new Set(own.limits.map((l) => l.controller))].join(', ');
-  return { name: 'cgroup', ok: true, step: 'cgroup', detail: `this process can create cgroups in ${own.parent}${controllers ? ` and write their ${controllers} limits` : ''}` };
+  return {
+    name: 'cgroup',
+    ok: true,
+    step: 'cgroup',
+    detail: `this process can create cgroups in ${own.parent}${controllers ? ` and write their ${controllers} limits` : ''}`,
+  };
 }
 
 /**
@@ -98,11 +119,21 @@ function placementChecks(placement: NonNullable<LaunchRequest['placement']>, cre
   }
   if (placement.oomScoreAdj !== undefined) {
     const own = ownNumber('/proc/self/oom_score_adj', (t) => Number(t.trim()));
-    checks.push(launcherCapability(SYS_RESOURCE, 'oom_score_adj', `oom_score_adj ${placement.oomScoreAdj} is below this process's ${own}`, placement.oomScoreAdj < own, creds));
+    checks.push(
+      launcherCapability(
+        SYS_RESOURCE,
+        'oom_score_adj',
+        `oom_score_adj ${placement.oomScoreAdj} is below this process's ${own}`,
+        placement.oomScoreAdj < own,
+        creds,
+      ),
+    );
   }
   if (placement.nice !== undefined) {
     const own = ownNumber('/proc/self/stat', (t) => Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[16]));
-    checks.push(launcherCapability(SYS_NICE, 'setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds));
+    checks.push(
+      launcherCapability(SYS_NICE, 'setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds),
+    );
   }
   return checks;
 }
@@ -120,7 +151,14 @@ function launcherCapability(cap: number, step: StepName, purpose: string, needed
   }
   return held
     ? { name, ok: true, detail: `in this process's effective set: ${purpose}`, step }
-    : { name, ok: false, detail: `not in this process's effective set, so ${step} would fail with EPERM (${purpose})`, fix: grantHint(name), step, code: 'EPERM' };
+    : {
+        name,
+        ok: false,
+        detail: `not in this process's effective set, so ${step} would fail with EPERM (${purpose})`,
+        fix: grantHint(name),
+        step,
+        code: 'EPERM',
+      };
 }
 
 /** A capability the guest asks for: capset can only grant what this process holds. */
@@ -136,7 +174,13 @@ function requestedCapability(cap: number, creds: LauncherCredentials): Check {
     ? grantHint(name)
     : `nothing can add ${name} back to a bounding set: start capspawn from a parent that keeps it ` +
       `(systemd: list it in CapabilityBoundingSet=; no \`setpriv --bounding-set -${name.slice(4).toLowerCase()}\` or \`capsh --drop\` in front)`;
-  return { ...common, ok: false, code: 'EPERM', detail: `requested, but not in this process's ${set}, so capset would fail with EPERM`, fix };
+  return {
+    ...common,
+    ok: false,
+    code: 'EPERM',
+    detail: `requested, but not in this process's ${set}, so capset would fail with EPERM`,
+    fix,
+  };
 }
 
 function ambientRaiseCheck(request: LaunchRequest, creds: LauncherCredentials): Check {
@@ -179,7 +223,14 @@ function workingDirectoryCheck(cwd: string, target: NonNullable<LaunchRequest['t
     !access.ok && access.code === 'EACCES'
       ? `${target.name} cannot search ${access.blockedAt}, so chdir to ${cwd} would fail with EACCES`
       : `${cwd} is not a directory, so chdir would fail with ${code}`;
-  return { name: 'cwd', ok: false, detail, step: 'chdir', code, fix: 'give --cwd a directory that every directory above it lets the guest search (x), or make them so (chmod o+x)' };
+  return {
+    name: 'cwd',
+    ok: false,
+    detail,
+    step: 'chdir',
+    code,
+    fix: 'give --cwd a directory that every directory above it lets the guest search (x), or make them so (chmod o+x)',
+  };
 }
 
 /**
@@ -190,10 +241,18 @@ function programCheck(candidates: readonly string[], target: NonNullable<LaunchR
   let denied: string | undefined;
   for (const candidate of candidates) {
     const access = checkAccess(candidate, target, EXECUTE);
-    if (access.ok && access.stats.isFile()) return { name: 'program', ok: true, detail: `${candidate}, executable by ${target.name}`, step: 'execve', path: candidate };
+    if (access.ok && access.stats.isFile())
+      return { name: 'program', ok: true, detail: `${candidate}, executable by ${target.name}`, step: 'execve', path: candidate };
     if (access.ok && access.stats.isDirectory()) {
       // execve answers EACCES for a directory, as run reports it.
-      return { name: 'program', ok: false, step: 'execve', code: 'EACCES', detail: `${candidate} is a directory, not a program: execve would fail with EACCES (exit 126)`, fix: 'name the program file' };
+      return {
+        name: 'program',
+        ok: false,
+        step: 'execve',
+        code: 'EACCES',
+        detail: `${candidate} is a directory, not a program: execve would fail with EACCES (exit 126)`,
+        fix: 'name the program file',
+      };
     }
     if (!access.ok && access.code === 'EACCES') denied ??= access.blockedAt;
   }
@@ -222,7 +281,11 @@ function programCheck(candidates: readonly string[], target: NonNullable<LaunchR
  * (none count on a nosuid mount) and file capabilities. A swap of the file before the launch
  * is the child's to catch; this reads the file as it is now.
  */
-function privilegedProgramCheck(path: string, target: NonNullable<LaunchRequest['target']>, refuse: { setId: boolean; fileCaps: boolean }): Check {
+function privilegedProgramCheck(
+  path: string,
+  target: NonNullable<LaunchRequest['target']>,
+  refuse: { setId: boolean; fileCaps: boolean },
+): Check {
   let carries: string[];
   let accepted: string[];
   try {
@@ -235,7 +298,12 @@ function privilegedProgramCheck(path: string, target: NonNullable<LaunchRequest[
     carries = programPrivileges(program, target, refuse);
     accepted = programPrivileges(program, target).filter((c) => !carries.includes(c));
   } catch {
-    return { name: 'privileged program', ok: true, detail: `could not read what ${path} carries; the child checks it at launch`, step: 'privileged_program' };
+    return {
+      name: 'privileged program',
+      ok: true,
+      detail: `could not read what ${path} carries; the child checks it at launch`,
+      step: 'privileged_program',
+    };
   }
   if (carries.length === 0) {
     const detail =
@@ -268,7 +336,13 @@ export function launchChecks(request: LaunchRequest, creds: LauncherCredentials)
       : 'only --limit-bounding-set and uid 0 guests use it';
   const checks: Check[] = [
     launcherCapability(SETGID, 'setgroups', "setgroups and setresgid set the guest's groups", true, creds),
-    launcherCapability(SETPCAP, request.limitBoundingSet ? 'capbset_drop' : 'securebits', setpcapPurpose, request.limitBoundingSet || rootTarget, creds),
+    launcherCapability(
+      SETPCAP,
+      request.limitBoundingSet ? 'capbset_drop' : 'securebits',
+      setpcapPurpose,
+      request.limitBoundingSet || rootTarget,
+      creds,
+    ),
     keepCapsCheck(creds),
     launcherCapability(SETUID, 'setresuid', "setresuid sets the guest's uid", true, creds),
     ...request.caps.map((cap) => requestedCapability(cap, creds)),
@@ -279,7 +353,8 @@ export function launchChecks(request: LaunchRequest, creds: LauncherCredentials)
   if (request.target && request.candidates) {
     const program = programCheck(request.candidates, request.target);
     checks.push(program);
-    if (program.ok && program.path !== undefined && request.refuse) checks.push(privilegedProgramCheck(program.path, request.target, request.refuse));
+    if (program.ok && program.path !== undefined && request.refuse)
+      checks.push(privilegedProgramCheck(program.path, request.target, request.refuse));
   }
   return checks;
 }

@@ -14,7 +14,10 @@ const NET_ADMIN = parseCapability('net_admin');
  * its gid and groups; or the guest holds CAP_NET_ADMIN. A device with neither needs the
  * capability.
  */
-export function mayAttach(info: Pick<TapInfo, 'owner' | 'group'>, target: Pick<DeviceTarget, 'uid' | 'gid' | 'groups' | 'caps'>): { ok: true } | { ok: false; lacks: 'owner' | 'group' | 'either' } {
+export function mayAttach(
+  info: Pick<TapInfo, 'owner' | 'group'>,
+  target: Pick<DeviceTarget, 'uid' | 'gid' | 'groups' | 'caps'>,
+): { ok: true } | { ok: false; lacks: 'owner' | 'group' | 'either' } {
   if (target.caps.includes(NET_ADMIN)) return { ok: true };
   if (info.owner === null && info.group === null) return { ok: false, lacks: 'either' };
   if (info.owner !== null && info.owner !== target.uid) return { ok: false, lacks: 'owner' };
@@ -39,7 +42,7 @@ export async function tapCheck(name: string, target: DeviceTarget | undefined): 
       fix:
         error.code === 'ENODEV'
           ? `make it before the guest starts: capspawn tap add ${name} --group GROUP --vnet-hdr --up (or createTap); run doctor in the guest's network namespace (ip netns exec NS capspawn doctor ...)`
-          : 'choose another name for the guest\'s TAP',
+          : "choose another name for the guest's TAP",
     };
   }
   const owner = info.owner === null ? 'no owner' : `owner ${(await userName(info.owner)) ?? 'uid'} (${info.owner})`;
@@ -47,7 +50,12 @@ export async function tapCheck(name: string, target: DeviceTarget | undefined): 
   const group = groupLabel === undefined ? 'no group' : `group ${groupLabel}`;
   const about = `${info.kind}, ${owner}, ${group}${info.vnetHdr ? ', vnet_hdr' : ''}${info.multiQueue ? ', multi_queue' : ''}, ${info.persistent ? 'persistent' : 'not persistent'}, ${info.up ? 'up' : 'down'}`;
   if (info.kind !== 'tap') {
-    return { name: check, ok: false, detail: `${about}: QEMU's -netdev tap needs a TAP device, not a TUN`, fix: `capspawn tap del ${name}; capspawn tap add ${name} --group GROUP` };
+    return {
+      name: check,
+      ok: false,
+      detail: `${about}: QEMU's -netdev tap needs a TAP device, not a TUN`,
+      fix: `capspawn tap del ${name}; capspawn tap add ${name} --group GROUP`,
+    };
   }
   const holders = info.multiQueue ? [] : tapHolders(name);
   if (holders.length > 0) {
@@ -70,8 +78,19 @@ export async function tapCheck(name: string, target: DeviceTarget | undefined): 
     group: `put the guest in group ${groupLabel} (--groups / --add-groups, or --group), or make the TAP for a group it is in`,
     either: `make it with an owner or group (capspawn tap add ${name} --group GROUP), or give the guest --caps net_admin`,
   }[verdict.lacks];
-  const why = { owner: `it belongs to uid ${info.owner}, and the guest is uid ${target.uid}`, group: `the guest is not in group ${groupLabel}`, either: 'it has no owner or group, so only CAP_NET_ADMIN may attach' }[verdict.lacks];
-  return { name: check, ok: false, code: 'EPERM', story: 'TAP EPERM', detail: `${about}; ${target.name} may not attach without CAP_NET_ADMIN: ${why}, so QEMU fails with "could not configure /dev/net/tun (${name}): Operation not permitted"`, fix };
+  const why = {
+    owner: `it belongs to uid ${info.owner}, and the guest is uid ${target.uid}`,
+    group: `the guest is not in group ${groupLabel}`,
+    either: 'it has no owner or group, so only CAP_NET_ADMIN may attach',
+  }[verdict.lacks];
+  return {
+    name: check,
+    ok: false,
+    code: 'EPERM',
+    story: 'TAP EPERM',
+    detail: `${about}; ${target.name} may not attach without CAP_NET_ADMIN: ${why}, so QEMU fails with "could not configure /dev/net/tun (${name}): Operation not permitted"`,
+    fix,
+  };
 }
 
 /**
@@ -86,9 +105,17 @@ export async function vhostNetCheck(target: DeviceTarget | undefined): Promise<C
   } catch {
     return { name, ok: true, detail: 'absent (modprobe vhost_net to add it): QEMU networks without vhost=on' };
   }
-  const mode = describeMode(stats, (await userName(stats.uid)) ?? String(stats.uid), (await groupNames([stats.gid])).get(stats.gid) ?? String(stats.gid));
+  const mode = describeMode(
+    stats,
+    (await userName(stats.uid)) ?? String(stats.uid),
+    (await groupNames([stats.gid])).get(stats.gid) ?? String(stats.gid),
+  );
   if (!target) return { name, ok: true, detail: `present (${mode}); pass --user to check that the guest can open it` };
   return checkAccess(name, target, READ | WRITE).ok
     ? { name, ok: true, detail: `${target.name} can open it (${mode}): QEMU's vhost=on works` }
-    : { name, ok: true, detail: `${target.name} cannot open it (${mode}): QEMU's vhost=on would fail; leave vhost off, or open the device to a group the guest is in` };
+    : {
+        name,
+        ok: true,
+        detail: `${target.name} cannot open it (${mode}): QEMU's vhost=on would fail; leave vhost off, or open the device to a group the guest is in`,
+      };
 }
