@@ -9,6 +9,8 @@ export function runInVm(
     onOutput?: (text: string) => void;
     onAccelerator?: (accel: string, why: string) => void;
     kernel?: string;
+    /** More of the kernel's modules to load at boot, such as ['loop'] for block devices. */
+    modules?: string[];
   },
 ): Promise<{ status: number; accel: string; why: string; console: string; seconds: number; kernel: string }>;
 

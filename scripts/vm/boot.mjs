@@ -301,9 +301,14 @@ export async function probeAccelerator(kernelPath) {
  * why, console, seconds, kernel }` (`kernel`: the release the guest reported booting; `why`:
  * why that accelerator); rejects with an error that says what went wrong (a kernel panic, a
  * timeout, a guest that never mounted the host root). `kernel` in the options: a Debian
- * release (kernels.mjs) to boot instead of this host's.
+ * release (kernels.mjs) to boot instead of this host's; `modules`: more of its modules to load
+ * at boot, such as `['loop']` for block devices (the VM has no disk); a kernel not installed on
+ * this host has its modules nowhere modprobe would look in the guest.
  */
-export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAccelerator, kernel: release, arch = 'x64' } = {}) {
+export async function runInVm(
+  command,
+  { timeoutSeconds = 1800, onOutput, onAccelerator, kernel: release, arch = 'x64', modules = [] } = {},
+) {
   const unavailable = vmUnavailableReason({ kernel: release, arch });
   if (unavailable) throw new Error(`cannot run a VM here: ${unavailable}`);
   const machine = MACHINES[arch];
@@ -317,7 +322,7 @@ export async function runInVm(command, { timeoutSeconds = 1800, onOutput, onAcce
   }
   const work = mkdtempSync(join(tmpdir(), 'capspawn-vm-'));
   const initrd = join(work, 'initrd.gz');
-  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel), command, image));
+  writeFileSync(initrd, buildInitramfs(moduleFiles(kernel, [...MODULES, ...modules]), command, image));
   const started = Date.now();
   try {
     // An arm64 guest on this x86_64 host has no KVM to probe.
