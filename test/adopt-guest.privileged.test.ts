@@ -40,13 +40,14 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
 
     const found = listGuests(parent);
     expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ cgroup: launched.cgroup, name: launched.cgroup.slice(parent.length + 1) });
-    expect(found[0].pids).toContain(launched.pid);
-    expect(found[0].pids).toHaveLength(3);
+    const [guest] = found as [(typeof found)[number]];
+    expect(guest).toMatchObject({ cgroup: launched.cgroup, name: launched.cgroup.slice(parent.length + 1) });
+    expect(guest.pids).toContain(launched.pid);
+    expect(guest.pids).toHaveLength(3);
 
-    const adopted = adoptGuest(found[0].cgroup);
+    const adopted = adoptGuest(guest.cgroup);
     const processes = await adopted.processes();
-    expect(processes.map((p) => p.pid).sort()).toEqual([...found[0].pids].sort());
+    expect(processes.map((p) => p.pid).sort()).toEqual([...guest.pids].sort());
     for (const { credentials } of processes) expect(credentials.uid.real).toBe(uidOf(user));
 
     expect(await adopted.killTree()).toBe(true);

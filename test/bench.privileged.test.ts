@@ -19,7 +19,7 @@ describe.runIf(isRoot)(`bench (${isRoot ? 'root' : notRootReason})`, () => {
     ]);
     const lines = stdout.trim().split('\n');
     expect(lines).toHaveLength(1);
-    const result = JSON.parse(lines[0]) as { scenario: string; launcher: string; memMiB: number; rssMiB: number; samples: number[] };
+    const result = JSON.parse(lines[0] ?? '') as { scenario: string; launcher: string; memMiB: number; rssMiB: number; samples: number[] };
     expect(result).toMatchObject({ scenario: 'latency', launcher: 'spawnGuest', memMiB: 16 });
     expect(result.rssMiB).toBeGreaterThan(16);
     expect(result.samples).toHaveLength(5);

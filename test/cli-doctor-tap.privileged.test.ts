@@ -141,12 +141,13 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
 
 describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, () => {
   let dir = '';
-  const files: Record<string, string> = {};
+  type Wrapper = 'fhs' | 'wrapped' | 'binary-wrapper' | 'plain' | 'setuid';
+  const files = {} as Record<Wrapper, string>;
   beforeAll(() => {
     ensureCliBuilt();
     dir = mkdtempSync(join(tmpdir(), 'capspawn-bwrap-'));
     chmodSync(dir, 0o755);
-    const write = (name: string, text: string | Buffer) => {
+    const write = (name: Wrapper, text: string | Buffer) => {
       files[name] = join(dir, name);
       writeFileSync(files[name], text);
       chmodSync(files[name], 0o755);

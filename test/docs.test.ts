@@ -10,7 +10,7 @@ const scratch = join(root, 'test', '.doc-examples');
 
 function examples(document: string): string[] {
   const text = readFileSync(join(root, document), 'utf8');
-  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]);
+  return [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
 }
 
 // Each document is a TypeScript program of its own over the whole library: seconds on an idle

@@ -46,7 +46,11 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
     await guest.exited;
     await guest.treeExited;
     expect(events.map(([kind]) => kind)).toEqual(['start', 'end', 'exit']);
-    const [[, start], [, end], [, exit]] = events;
+    const [[, start], [, end], [, exit]] = events as [
+      [string, Record<string, unknown>],
+      [string, Record<string, unknown>],
+      [string, Record<string, unknown>],
+    ];
     const expected = {
       program: '/bin/sh',
       args: ['/bin/sh', '-c', 'exit 3'],
@@ -69,7 +73,7 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
     subscribe();
     const failure = await spawnGuest('/bin/true', [], { user, cwd: '/root', stdio: 'ignore' }).catch((e: unknown) => e);
     expect(events.map(([kind]) => kind)).toEqual(['start', 'error']);
-    expect(events[1][1]).toMatchObject({ program: '/bin/true', step: 'chdir', errno: -13, error: failure });
+    expect(events[1]?.[1]).toMatchObject({ program: '/bin/true', step: 'chdir', errno: -13, error: failure });
   });
 
   it('publishes nothing, and builds nothing, when no one subscribes', async () => {

@@ -20,7 +20,7 @@ describe.runIf(isRoot && unavailable === undefined)(
       const line = /CAPSPAWN-MEMORY-RESULT (.*)/.exec(run.console)?.[1];
       expect(line, console.slice(-3000)).toBeDefined();
       const results = JSON.parse(line!) as Record<
-        string,
+        'limited' | 'roomy',
         { stdout: string; exit: { code: number | null; signal: string | null }; events: Record<string, number>; max: string }
       >;
 

@@ -52,7 +52,7 @@ describe('the skip summary at the end of npm test', () => {
     for (const file of testFiles(join(root, 'test'))) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/\.(?:runIf|skipIf)\([^\n]*?\)\(\s*(['`"])([^\n]*?)\1/g)) {
-        if (!/\)$/.test(m[2])) unnamed.push(`${file.slice(root.length + 1)}: ${m[2]}`);
+        if (!/\)$/.test(m[2] ?? '')) unnamed.push(`${file.slice(root.length + 1)}: ${m[2]}`);
       }
     }
     expect(unnamed).toEqual([]);

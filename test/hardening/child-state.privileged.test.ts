@@ -108,7 +108,7 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
     const seen = parseInspection(piped.stdout);
     expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2]);
     // fd 0 of the guest is the pipe whose other end the daemon holds as guest.stdin.
-    expect(seen.fds[0].target).toBe(piped.stdinTarget);
+    expect(seen.fds[0]?.target).toBe(piped.stdinTarget);
 
     const ignored = (await runDaemon([process.execPath, hardeningDaemon], {
       scenario: 'closed-stdin',
@@ -116,7 +116,7 @@ describe.runIf(isRoot)(`fds in the guest (${notRootReason})`, () => {
       options: { user, stdio: ['ignore', 'pipe', 'ignore'] },
     })) as unknown as { ok: boolean; stdout: string };
     expect(ignored.ok).toBe(true);
-    expect(parseInspection(ignored.stdout).fds[0].target).toBe('/dev/null');
+    expect(parseInspection(ignored.stdout).fds[0]?.target).toBe('/dev/null');
   });
 });
 
@@ -132,7 +132,7 @@ describe.runIf(isRoot)(`a guest on a terminal of its own (${notRootReason})`, ()
       await closed;
       const seen = parseInspection(out.replace(/\r/g, '').trim());
       expect(seen.fds.map((f) => f.fd)).toEqual([0, 1, 2]);
-      const slave = seen.fds[0].target;
+      const slave = seen.fds[0]?.target;
       expect(slave).toMatch(/^\/dev\/pts\/\d+$/);
       expect(seen.fds.map((f) => f.target)).toEqual([slave, slave, slave]);
       expect(seen.status.SigIgn).toBe('0000000000000000');

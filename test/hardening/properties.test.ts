@@ -219,7 +219,7 @@ function expectValidOptions(o: NormalizedOptions): void {
   o.supplementaryGroups?.forEach(expectValidId);
   o.caps.forEach((cap, i) => {
     expect(Number.isInteger(cap) && cap >= 0 && cap <= lastCap).toBe(true);
-    if (i > 0) expect(cap).toBeGreaterThan(o.caps[i - 1]);
+    if (i > 0) expect(cap).toBeGreaterThan(o.caps[i - 1]!);
   });
   if (o.cwd !== undefined) {
     expect(isAbsolute(o.cwd)).toBe(true);
@@ -352,7 +352,7 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
             expect(plan.noRoot).toBe(plan.uid === 0);
             expect([...plan.groups]).toEqual([...new Set(plan.groups)].sort((a, b) => a - b));
             const bits = options.caps.reduce((m, c) => m | (1n << BigInt(c)), 0n);
-            expect(BigInt(plan.caps[0]) | (BigInt(plan.caps[1]) << 32n)).toBe(bits);
+            expect(BigInt(plan.caps[0] ?? NaN) | (BigInt(plan.caps[1] ?? NaN) << 32n)).toBe(bits);
             const argv = [options.argv0, ...options.args];
             expect(plan.argv.toString('utf8')).toBe(argv.map((a) => `${a}\0`).join(''));
             expect(plan.env.toString('utf8')).toBe([...environment].map(([k, v]) => `${k}=${v}\0`).join(''));

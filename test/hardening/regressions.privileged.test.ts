@@ -47,7 +47,7 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
       free: 0,
       options: { user },
     })) as unknown as { attempts: { error?: object }[] };
-    expect(result.attempts[0].error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
+    expect(result.attempts[0]?.error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
   });
 
   it('with no fd free, reading the limits that rlimits is checked against is a typed EMFILE, not a raw fs error', async () => {

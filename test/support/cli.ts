@@ -36,7 +36,8 @@ export function startCli(
   { wrapper = [], env = process.env }: { wrapper?: string[]; env?: NodeJS.ProcessEnv } = {},
 ): CliRun {
   const argv = [...wrapper, process.execPath, cliPath, ...args];
-  const child = spawn(argv[0], argv.slice(1), { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const [program, ...rest] = argv as [string, ...string[]];
+  const child = spawn(program, rest, { cwd: packageRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   const waiting: { text: string; resolve: () => void }[] = [];

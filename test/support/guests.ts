@@ -66,7 +66,7 @@ export const daemonScript = new URL('./daemon.mjs', import.meta.url).pathname;
  * `['setpriv', ...options]`, `['capsh', ...options]`, or the inspector's `securebits` mode.
  */
 export function runDaemon(launcher: string[], job: unknown, env: NodeJS.ProcessEnv = process.env): Promise<DaemonResult> {
-  const [command, ...options] = launcher.length > 0 ? launcher : ['env'];
+  const [command, ...options] = (launcher.length > 0 ? launcher : ['env']) as [string, ...string[]];
   const node = command === 'capsh' ? [`--shell=${process.execPath}`, '--'] : [...(command === 'setpriv' ? ['--'] : []), process.execPath];
   const argv = [...options, ...node, daemonScript, JSON.stringify(job)];
   return new Promise((resolve, reject) => {

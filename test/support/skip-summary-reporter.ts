@@ -6,7 +6,7 @@ import type { Reporter, RunnerTask, RunnerTestFile } from 'vitest/node';
 /** The reason a skipped group states: the last parenthesised part of its name. */
 export function skipReason(name: string): string {
   const match = /\(([^()]*(?:\([^()]*\)[^()]*)*)\)\s*$/.exec(name);
-  return match ? match[1] : 'no reason given';
+  return match?.[1] ?? 'no reason given';
 }
 
 /** The outermost skipped suite above a skipped test, or the test itself. */
