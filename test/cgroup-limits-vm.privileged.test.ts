@@ -31,7 +31,7 @@ interface CgroupResults {
     wall: number;
     cpu: number;
     seconds: number;
-    stat: Record<string, number>;
+    stat: Record<'nr_periods' | 'nr_throttled' | 'throttled_usec' | 'usage_usec', number>;
     max: string;
     weight: string;
     cpus: string;
