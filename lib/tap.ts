@@ -249,28 +249,18 @@ async function resolveOwner(
     userGroups: false,
   });
   if (answer.errno !== undefined) throw tapFailure('createTap', device, answer.errno, answer.syscall ?? 'getpwnam_r');
-  if (typeof user === 'string' && !answer.user) {
-    throw new TapError(
-      {
-        code: 'ERR_CAPSPAWN_UNKNOWN_USER',
-        syscall: 'getpwnam_r',
-        device,
-        hint: `no user named "${user}": check the name, or pass a uid as a number`,
-      },
-      `createTap ${device}: no user named "${user}": check the name, or pass a uid as a number`,
-    );
-  }
-  if (typeof group === 'string' && !answer.groups?.[0]) {
-    throw new TapError(
-      {
-        code: 'ERR_CAPSPAWN_UNKNOWN_GROUP',
-        syscall: 'getgrnam_r',
-        device,
-        hint: `no group named "${group}": check the name, or pass a gid as a number`,
-      },
-      `createTap ${device}: no group named "${group}": check the name, or pass a gid as a number`,
-    );
-  }
+  const unknown = (what: 'user' | 'group', name: string) => {
+    const hint = `no ${what} named "${name}": check the name, or pass a ${what === 'user' ? 'uid' : 'gid'} as a number`;
+    const fields = {
+      code: `ERR_CAPSPAWN_UNKNOWN_${what.toUpperCase()}`,
+      syscall: what === 'user' ? 'getpwnam_r' : 'getgrnam_r',
+      device,
+      hint,
+    };
+    return new TapError(fields, `createTap ${device}: ${hint}`);
+  };
+  if (typeof user === 'string' && !answer.user) throw unknown('user', user);
+  if (typeof group === 'string' && !answer.groups?.[0]) throw unknown('group', group);
   return {
     owner: typeof user === 'string' ? (answer.user as { uid: number }).uid : (user ?? -1),
     group: typeof group === 'string' ? (answer.groups?.[0] as { gid: number }).gid : (group ?? -1),

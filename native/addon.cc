@@ -68,13 +68,18 @@ class PromiseWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
+// The call that failed, as lib/ reads a resolve or tap answer: { errno, syscall }. False when
+// nothing failed.
+bool SetFailedCall(Napi::Object out, int err, const char* failed_call) {
+  if (failed_call == nullptr) return false;
+  out.Set("errno", err);
+  out.Set("syscall", failed_call);
+  return true;
+}
+
 Napi::Object ResolveAnswer(Napi::Env env, const ResolveResult& result) {
   Napi::Object out = Napi::Object::New(env);
-  if (result.failed_call != nullptr) {
-    out.Set("errno", result.err);
-    out.Set("syscall", result.failed_call);
-    return out;
-  }
+  if (SetFailedCall(out, result.err, result.failed_call)) return out;
   if (result.user_found) {
     Napi::Object user = Napi::Object::New(env);
     user.Set("name", result.user.name);
@@ -239,10 +244,7 @@ Napi::Value Launch(const Napi::CallbackInfo& info) {
 
 Napi::Object TapAnswer(Napi::Env env, const TapResult& result) {
   Napi::Object out = Napi::Object::New(env);
-  if (result.failed_call != nullptr) {
-    out.Set("errno", result.err);
-    out.Set("syscall", result.failed_call);
-  }
+  SetFailedCall(out, result.err, result.failed_call);
   return out;
 }
 

@@ -1,12 +1,13 @@
 // doctor --tap and explain's bubblewrap check, on real devices in a network namespace this
 // file makes, and on real wrapper files (scripts, a Nix-style binary wrapper, set-uid bwrap).
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason } from './support/fixtures.js';
 import { cliPath, ensureCliBuilt, packageRoot, runCli } from './support/cli.js';
+import { holdTap } from './support/netns.js';
 
 const netns = `capspawn-doctap-${process.pid}`;
 const guest = FIXTURE_USERS.guest.name;
@@ -100,19 +101,8 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
       code: 'ENODEV',
       fix: expect.stringContaining('capspawn tap add cs-none0'),
     });
-    const holder = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns,
-        'python3',
-        '-c',
-        "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-grp0',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()",
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const pid = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    // A process attached to the TAP, as a running QEMU is.
+    const { pid, release } = await holdTap(netns, 'cs-grp0');
     try {
       expect(tapLine(doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']).checks, 'cs-grp0')).toMatchObject({
         ok: false,
@@ -120,8 +110,7 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
         detail: expect.stringContaining(`attached by pid ${pid}, so another QEMU gets "Device or resource busy"`),
       });
     } finally {
-      holder.stdin.end();
-      await new Promise((resolve) => holder.on('close', resolve));
+      await release();
     }
   });
 

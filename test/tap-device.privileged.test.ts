@@ -1,11 +1,11 @@
 // createTap, deleteTap, readTap and `capspawn tap`, each run inside a network namespace this
 // file makes (ip netns exec), so no device appears outside it. `ip -d link` checks the result
 // independently of capspawn's own sysfs reader.
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 import { cliPath, ensureCliBuilt, packageRoot } from './support/cli.js';
-import { apiInNetns } from './support/netns.js';
+import { apiInNetns, holdTap } from './support/netns.js';
 
 const netns = `capspawn-tap-${process.pid}`;
 
@@ -126,28 +126,15 @@ describe.runIf(isRoot)(`TAP devices made by the daemon (${notRootReason}; and a 
       },
     });
     api(`await createTap('cs-busy');`);
-    // A process attached to the TAP, as a running QEMU is (TUNSETIFF IFF_TAP|IFF_NO_PI).
-    const holder = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns,
-        'python3',
-        '-c',
-        "import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',b'cs-busy',0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()",
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
-    const pid = await new Promise<number>((resolve) => holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+    // A process attached to the TAP, as a running QEMU is.
+    const { pid, release } = await holdTap(netns, 'cs-busy');
     try {
       expect(api(`await deleteTap('cs-busy');`)).toMatchObject({
         error: { code: 'EBUSY', syscall: 'TUNSETIFF', hint: expect.stringContaining(`an orphaned QEMU?): held by pid ${pid};`) },
       });
       expect(ipLink('cs-busy')).toBeDefined();
     } finally {
-      holder.stdin.end();
-      await new Promise((resolve) => holder.on('close', resolve));
+      await release();
     }
     expect(api(`await deleteTap('cs-busy');`)).toEqual({ ok: null });
   });

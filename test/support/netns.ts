@@ -1,6 +1,6 @@
 // Running capspawn's API inside a network namespace a test made (ip netns exec), as a daemon
 // in that namespace would: a fresh node that prints the result, or the error, as JSON.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { packageRoot } from './cli.js';
 
 export type ApiResult = { ok: unknown } | { error: Record<string, unknown> };
@@ -15,4 +15,25 @@ catch (e) { console.log(JSON.stringify({ error: { name: e.name, message: e.messa
     encoding: 'utf8',
   });
   return JSON.parse(out.trim().split('\n').at(-1) as string) as ApiResult;
+}
+
+/**
+ * A process in `netns` attached to the TAP `name` (TUNSETIFF IFF_TAP|IFF_NO_PI), as a running
+ * QEMU is: its pid, and `release()`, which detaches it and waits until it has exited.
+ */
+export async function holdTap(netns: string, name: string): Promise<{ pid: number; release: () => Promise<void> }> {
+  const attach = `import fcntl,os,struct,sys\nfd=os.open('/dev/net/tun',os.O_RDWR)\nfcntl.ioctl(fd,0x400454ca,struct.pack('16sH',${JSON.stringify(name)}.encode(),0x1002))\nprint(os.getpid(),flush=True)\nsys.stdin.read()`;
+  const holder = spawn('ip', ['netns', 'exec', netns, 'python3', '-c', attach], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const closed = new Promise<void>((resolve) => holder.on('close', () => resolve()));
+  const pid = await new Promise<number>((resolve, reject) => {
+    holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    void closed.then(() => reject(new Error(`the process meant to hold TAP ${name} in ${netns} exited`)));
+  });
+  return {
+    pid,
+    release: () => {
+      holder.stdin.end();
+      return closed;
+    },
+  };
 }
