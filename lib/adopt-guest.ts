@@ -1,12 +1,11 @@
 import { readdirSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CgroupTree, cgroupPids, inCgroup } from './cgroup-tree.js';
 import { invalidValue, UnsupportedPlatformError } from './errors.js';
 import { loadNative } from './native.js';
 import { checkSignal } from './options.js';
 import { checkCgroupDir } from './placement.js';
-import { parseProcStatus, type ProcStatus } from './proc-status.js';
+import { readProcStatus, type ProcStatus } from './procfs.js';
 
 /** One process of an adopted guest tree, with its credentials as the kernel shows them. */
 export interface GuestProcess {
@@ -58,7 +57,7 @@ export class AdoptedGuest implements AsyncDisposable {
     const found = await Promise.all(
       this.#tree.pids().map(async (pid) => {
         try {
-          const credentials = parseProcStatus(await readFile(`/proc/${pid}/status`, 'latin1'));
+          const credentials = await readProcStatus(pid);
           return inCgroup(pid, this.#path) ? [{ pid, credentials }] : [];
         } catch {
           return []; // exited meanwhile

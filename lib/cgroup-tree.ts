@@ -2,6 +2,7 @@ import { closeSync, existsSync, readdirSync, readFileSync, watch, writeFileSync,
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { NativeAddon } from './native.js';
+import { readCgroupPath } from './procfs.js';
 import { removeCgroup } from './own-cgroup.js';
 
 /** Switches for the tests; not part of the public API. */
@@ -37,7 +38,7 @@ export function cgroupPids(dir: string): number[] {
 /** Whether /proc/<pid>/cgroup places the process in `path` or below it. */
 export function inCgroup(pid: number, path: string): boolean {
   try {
-    const line = /^0::(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'latin1'))?.[1];
+    const line = readCgroupPath(pid);
     return line !== undefined && (line === path || line.startsWith(`${path}/`));
   } catch {
     return false;

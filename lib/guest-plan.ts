@@ -1,10 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { CgroupLimit } from './cgroup-limits.js';
 import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js';
 import { UnsupportedPlatformError } from './errors.js';
 import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
-import { RLIM_INFINITY, rlimitName, type RlimitName } from './placement.js';
+import { readOwnStatus, RLIM_INFINITY, rlimitName, type RlimitName } from './procfs.js';
 import { guestSecurebits } from './launch-plan.js';
 import { prepareGuest, splitArguments } from './prepared-guest.js';
 
@@ -93,10 +92,6 @@ function limitText(value: bigint): bigint | 'unlimited' {
   return value === RLIM_INFINITY ? 'unlimited' : value;
 }
 
-function ownStatusField(key: string): string | undefined {
-  return new RegExp(`^${key}:\\s*(\\S+)`, 'm').exec(readFileSync('/proc/self/status', 'latin1'))?.[1];
-}
-
 /**
  * Decides everything spawnGuest would (checks, NSS lookups, environment, PATH search) and
  * returns it, spawning nothing. Rejects with the same errors spawnGuest would before spawning.
@@ -114,6 +109,7 @@ export async function planGuest(
   const caps = capabilityHex(capabilityMask(options.caps));
   const cgroup = options.cgroup;
   const ids = (id: number) => `${id}\t${id}\t${id}\t${id}`;
+  const own = readOwnStatus();
   return {
     file: options.file,
     candidates,
@@ -147,9 +143,9 @@ export async function planGuest(
       CapInh: caps,
       CapPrm: caps,
       CapEff: caps,
-      CapBnd: options.limitBoundingSet ? caps : (ownStatusField('CapBnd') ?? ''),
+      CapBnd: options.limitBoundingSet ? caps : own.capabilities.bounding.hex,
       CapAmb: caps,
-      NoNewPrivs: options.noNewPrivileges ? '1' : (ownStatusField('NoNewPrivs') ?? '0'),
+      NoNewPrivs: options.noNewPrivileges || own.noNewPrivileges ? '1' : '0',
     },
   };
 }

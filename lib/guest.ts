@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events';
-import { readFile, readlink } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -9,8 +8,7 @@ import { exitChannel, type ExitTraceMessage } from './launch-trace.js';
 import { checkSignal, signalName } from './options.js';
 import { GuestTerminal } from './guest-terminal.js';
 import type { NativeAddon, PidfdWatchHandle } from './native.js';
-import { NAMESPACE_KINDS, parsePlacement, type ProcPlacement } from './proc-placement.js';
-import { parseProcStatus, type ProcStatus } from './proc-status.js';
+import { readPlacement, readProcStatus, type ProcPlacement, type ProcStatus } from './procfs.js';
 
 /** How a guest ended: an exit code, or the signal that killed it. */
 export interface GuestExit {
@@ -241,7 +239,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
    * once the guest has been reaped, so it never describes another process with the same pid.
    */
   async credentials(): Promise<ProcStatus> {
-    return this.#fromProc(async (dir) => parseProcStatus(await readFile(`${dir}/status`, 'latin1')));
+    return this.#fromProc(() => readProcStatus(this.pid));
   }
 
   /**
@@ -249,16 +247,7 @@ export class Guest extends EventEmitter implements AsyncDisposable {
    * value, for logging. Rejects once the guest has been reaped, like {@link credentials}.
    */
   async placement(): Promise<ProcPlacement> {
-    return this.#fromProc(async (dir) => {
-      const text = (name: string) => readFile(`${dir}/${name}`, 'latin1');
-      const links = await Promise.all(NAMESPACE_KINDS.map((kind) => readlink(`${dir}/ns/${kind}`).catch(() => undefined)));
-      const namespaces: Record<string, string> = {};
-      NAMESPACE_KINDS.forEach((kind, i) => {
-        if (links[i] !== undefined) namespaces[kind] = links[i];
-      });
-      const [cgroup, limits, oomScoreAdj, stat] = await Promise.all([text('cgroup'), text('limits'), text('oom_score_adj'), text('stat')]);
-      return parsePlacement({ cgroup, limits, oomScoreAdj, stat, namespaces });
-    });
+    return this.#fromProc(() => readPlacement(this.pid));
   }
 
   /**
@@ -266,11 +255,11 @@ export class Guest extends EventEmitter implements AsyncDisposable {
    * guest, on the event loop; if it has not happened by the time the reads have finished, they
    * all read this guest (a zombie keeps its pid until reaped).
    */
-  async #fromProc<T>(read: (dir: string) => Promise<T>): Promise<T> {
+  async #fromProc<T>(read: () => Promise<T>): Promise<T> {
     if (this.#reaped) throw this.#goneError();
     let result: T;
     try {
-      result = await read(`/proc/${this.pid}`);
+      result = await read();
     } catch (error) {
       if (this.#reaped) throw this.#goneError();
       throw error;

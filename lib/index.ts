@@ -12,8 +12,19 @@ export { CGROUP_LIMIT_FILES, type CgroupLimit, type LimitCheck, type OwnCgroupSp
 export type { SpawnTraceMessage, ExitTraceMessage } from './launch-trace.js';
 export { createTap, deleteTap, readTap, TapError, TUN_FLAGS, MAX_TAP_NAME_BYTES, type TapOptions, type TapInfo } from './tap.js';
 export type { SpawnGuestOptions, IdSpec, StdioSpec, StdioFile } from './options.js';
-export { RLIMIT_RESOURCES, type RlimitName, type RlimitValue } from './placement.js';
-export { NAMESPACE_KINDS, type ProcPlacement, type LimitPair } from './proc-placement.js';
+export type { RlimitValue } from './placement.js';
+export {
+  RLIMIT_RESOURCES,
+  NAMESPACE_KINDS,
+  readProcStatus,
+  parseProcStatus,
+  type RlimitName,
+  type ProcPlacement,
+  type LimitPair,
+  type ProcStatus,
+  type CapabilitySet,
+  type IdQuad,
+} from './procfs.js';
 export { SpawnGuestError, InvalidOptionError, OptionRangeError, UnsupportedPlatformError, type SpawnGuestErrorFields } from './errors.js';
 export {
   CAPABILITY_NAMES,
@@ -26,7 +37,6 @@ export {
   type CapabilityName,
   type CapabilitySpec,
 } from './capabilities.js';
-export { readProcStatus, parseProcStatus, type ProcStatus, type CapabilitySet, type IdQuad } from './proc-status.js';
 export { STEP_NAMES, VERIFY_ITEMS, type StepName, type VerifyItem } from './steps.js';
 export {
   GLOB_SKIPPED_VARIABLES,

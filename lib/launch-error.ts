@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { capabilityName } from './capabilities.js';
 import { signalName } from './options.js';
 import { rlimitName } from './placement.js';
+import { readOwnStatus, type ProcStatus } from './procfs.js';
 import { errnoMessage, errnoName, shortText, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
 import { STEP_NAMES, STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
@@ -96,15 +97,14 @@ export interface LaunchContext {
 
 /** Which requested capabilities this process cannot hand out, and why, from its own status. */
 function missingCapabilities(caps: readonly number[]): string {
-  let status: string;
+  let status: ProcStatus;
   try {
-    status = readFileSync('/proc/self/status', 'latin1');
+    status = readOwnStatus();
   } catch {
     return 'check CapPrm and CapBnd in /proc/self/status';
   }
-  const mask = (key: string) => BigInt(`0x${new RegExp(`^${key}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`);
-  const bounding = mask('CapBnd');
-  const permitted = mask('CapPrm');
+  const bounding = status.capabilities.bounding.mask;
+  const permitted = status.capabilities.permitted.mask;
   const reasons = caps.flatMap((cap) => {
     const bit = 1n << BigInt(cap);
     if (!(bounding & bit)) return [`capability ${capabilityName(cap)} is not in this process's bounding set (CapBnd)`];

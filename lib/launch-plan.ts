@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { OptionRangeError } from './errors.js';
 import type { Identity } from './identity.js';
 import type { NormalizedOptions, StdioSlotPlan } from './options.js';
+import { readOwnLimits, RLIM_INFINITY, RLIMIT_RESOURCES } from './procfs.js';
 
 /**
  * The flat plan native/addon.cc reads: numbers and NUL-terminated byte strings, already
@@ -99,9 +99,8 @@ let argLimitCache: number | undefined;
  */
 export function argumentSpaceLimit(): number {
   if (argLimitCache === undefined) {
-    const limits = readFileSync('/proc/self/limits', 'latin1');
-    const soft = /^Max stack size\s+(\S+)/m.exec(limits)?.[1];
-    const stack = soft === undefined || soft === 'unlimited' ? Infinity : Number(soft);
+    const soft = readOwnLimits()[RLIMIT_RESOURCES.stack]?.soft ?? RLIM_INFINITY;
+    const stack = soft === RLIM_INFINITY ? Infinity : Number(soft);
     argLimitCache = Math.max(Math.min(stack / 4, (8 * 1024 * 1024 * 3) / 4), 128 * 1024);
   }
   return argLimitCache;

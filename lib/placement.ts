@@ -1,58 +1,23 @@
-import { readFileSync, statfsSync, statSync } from 'node:fs';
+import { statfsSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { capabilitiesInMask, capabilityNumber } from './capabilities.js';
 import { invalidType, invalidValue, OptionRangeError, outOfRange } from './errors.js';
 import { checkOwnCgroup, type OwnCgroupRequest } from './own-cgroup.js';
+import {
+  innermostMount,
+  readOwnLimits,
+  readOwnMounts,
+  readOwnStatus,
+  RLIM_INFINITY,
+  RLIMIT_RESOURCES,
+  type LimitRow,
+  type Mount,
+} from './procfs.js';
 
-/** Resource limits by their prlimit(1) names, with the kernel's RLIMIT_* numbers. */
-export const RLIMIT_RESOURCES = {
-  /** RLIMIT_CPU: CPU time, seconds. */
-  cpu: 0,
-  /** RLIMIT_FSIZE: largest file written, bytes. */
-  fsize: 1,
-  /** RLIMIT_DATA: data segment, bytes. */
-  data: 2,
-  /** RLIMIT_STACK: stack, bytes. */
-  stack: 3,
-  /** RLIMIT_CORE: core file, bytes. */
-  core: 4,
-  /** RLIMIT_RSS: resident set (not enforced by Linux), bytes. */
-  rss: 5,
-  /** RLIMIT_NPROC: processes of the user. */
-  nproc: 6,
-  /** RLIMIT_NOFILE: open file descriptors. */
-  nofile: 7,
-  /** RLIMIT_MEMLOCK: locked memory, bytes. */
-  memlock: 8,
-  /** RLIMIT_AS: address space, bytes. */
-  as: 9,
-  /** RLIMIT_LOCKS: file locks. */
-  locks: 10,
-  /** RLIMIT_SIGPENDING: queued signals. */
-  sigpending: 11,
-  /** RLIMIT_MSGQUEUE: POSIX message queues, bytes. */
-  msgqueue: 12,
-  /** RLIMIT_NICE: ceiling of the nice value (20 - limit). */
-  nice: 13,
-  /** RLIMIT_RTPRIO: real-time priority. */
-  rtprio: 14,
-  /** RLIMIT_RTTIME: real-time CPU time, microseconds. */
-  rttime: 15,
-} as const;
-
-/** A resource limit name as prlimit(1) spells it: `nofile`, `memlock`, ... */
-export type RlimitName = keyof typeof RLIMIT_RESOURCES;
-
-/** The name of the resource limit with the kernel's number `resource`, if it is one of ours. */
-export function rlimitName(resource: number): RlimitName | undefined {
-  return (Object.keys(RLIMIT_RESOURCES) as RlimitName[]).find((name) => RLIMIT_RESOURCES[name] === resource);
-}
+export { RLIM_INFINITY, RLIMIT_RESOURCES, rlimitName, type Mount, type RlimitName } from './procfs.js';
 
 /** One limit: a number for soft = hard, `'unlimited'`, or `[soft, hard]`. */
 export type RlimitValue = number | 'unlimited' | readonly [number | 'unlimited', number | 'unlimited'];
-
-/** RLIM_INFINITY */
-export const RLIM_INFINITY = 2n ** 64n - 1n;
 
 /** A limit as the kernel takes it. */
 export interface ResolvedRlimit {
@@ -71,26 +36,8 @@ function limitValue(value: unknown, option: string): bigint {
   return BigInt(value);
 }
 
-/** This process's hard limits, from /proc/self/limits, by RLIMIT number. */
-function ownHardLimits(): Map<number, bigint> {
-  const text = readFileSync('/proc/self/limits', 'latin1');
-  // The rows follow the RLIMIT numbers in order (fs/proc/base.c, lnames[]).
-  const rows = text
-    .split('\n')
-    .slice(1)
-    .filter((line) => line.trim() !== '');
-  const limits = new Map<number, bigint>();
-  rows.forEach((line, resource) => {
-    const hard = line.slice(26).trim().split(/\s+/)[1];
-    if (hard === undefined) throw new Error(`/proc/self/limits: no hard limit in "${line}"`);
-    limits.set(resource, hard === 'unlimited' ? RLIM_INFINITY : BigInt(hard));
-  });
-  return limits;
-}
-
 function holdsCapability(cap: number): boolean {
-  const hex = /^CapEff:\s*([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'latin1'))?.[1] ?? '0';
-  return capabilitiesInMask(BigInt(`0x${hex}`)).includes(cap);
+  return capabilitiesInMask(readOwnStatus().capabilities.effective.mask).includes(cap);
 }
 
 /**
@@ -102,7 +49,7 @@ export function checkRlimits(rlimits: unknown): ResolvedRlimit[] {
   if (rlimits === null || typeof rlimits !== 'object' || Array.isArray(rlimits)) {
     throw invalidType('rlimits', 'an object such as { nofile: [1024, 4096] }', rlimits);
   }
-  let hardLimits: Map<number, bigint> | undefined;
+  let hardLimits: LimitRow[] | undefined;
   let mayRaise: boolean | undefined;
   return Object.entries(rlimits).map(([name, value]) => {
     const option = `rlimits.${name}`;
@@ -120,8 +67,8 @@ export function checkRlimits(rlimits: unknown): ResolvedRlimit[] {
       soft = hard = limitValue(value, option);
     }
     if (soft > hard) throw outOfRange(option, 'a soft limit no larger than the hard limit', value);
-    hardLimits ??= ownHardLimits();
-    const own = hardLimits.get(resource) ?? RLIM_INFINITY;
+    hardLimits ??= readOwnLimits();
+    const own = hardLimits[resource]?.hard ?? RLIM_INFINITY;
     if (hard > own && !(mayRaise ??= holdsCapability(CAP_SYS_RESOURCE))) {
       throw new OptionRangeError(
         'ERR_CAPSPAWN_RLIMIT_ABOVE_HARD',
@@ -141,28 +88,9 @@ export interface CgroupPlacement {
   line: string;
 }
 
-/** A mount from /proc/self/mountinfo: where, its per-mount options (`nosuid`, ...), its type. */
-export interface Mount {
-  point: string;
-  options: string[];
-  type: string;
-}
-
 /** The innermost mount (of `type`, if given) that holds the absolute path `path`, from /proc/self/mountinfo. */
 export function mountOf(path: string, type?: string): Mount | undefined {
-  let best: Mount | undefined;
-  for (const line of readFileSync('/proc/self/mountinfo', 'latin1').split('\n')) {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    if (dash < 0 || (type !== undefined && fields[dash + 1] !== type)) continue;
-    // Spaces, tabs, newlines and backslashes in a mount point are octal escapes (\040).
-    const point = (fields[4] ?? '').replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(Number.parseInt(octal, 8)));
-    const holds = path === point || path.startsWith(point === '/' ? '/' : `${point}/`);
-    if (holds && (best === undefined || point.length >= best.point.length)) {
-      best = { point, options: (fields[5] ?? '').split(','), type: fields[dash + 1] ?? '' };
-    }
-  }
-  return best;
+  return innermostMount(readOwnMounts(), path, type);
 }
 
 /** An existing cgroup v2 directory, given as `option`, and its path as /proc/<pid>/cgroup shows it. */

@@ -3,6 +3,7 @@ import { constants as osConstants } from 'node:os';
 import { errnoMessage, errnoName, invalidType, invalidValue, OptionRangeError } from './errors.js';
 import { loadNative } from './native.js';
 import { checkId, type IdSpec } from './options.js';
+import { parseFdinfo } from './procfs.js';
 
 /** The tun driver's flags (linux/if_tun.h), as sysfs `tun_flags` shows them. */
 export const TUN_FLAGS = {
@@ -162,7 +163,7 @@ export function tapHolders(device: string): number[] {
     }
     const holds = fds.some((fd) => {
       try {
-        return readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1').includes(`\niff:\t${device}\n`);
+        return parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1')).iff === device;
       } catch {
         return false;
       }

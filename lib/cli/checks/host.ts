@@ -1,6 +1,7 @@
 import { readFileSync, statSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { parseCapability } from '../../capabilities.js';
+import { readOwnMounts } from '../../procfs.js';
 import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE, type AccessIdentity } from './file-access.js';
 import { groupNames, userName } from '../id-names.js';
@@ -139,11 +140,9 @@ export async function kvmCheck(target: DeviceTarget | undefined): Promise<Check>
  * available in v2.
  */
 export function cgroupHierarchyCheck(): Check {
-  const mounts = readFileSync('/proc/self/mountinfo', 'latin1')
-    .split('\n')
-    .map((line) => line.split(' '))
-    .filter((fields) => fields[fields.indexOf('-') + 1] === 'cgroup2')
-    .map((fields) => fields[4]);
+  const mounts = readOwnMounts()
+    .filter((m) => m.type === 'cgroup2')
+    .map((m) => m.point);
   const [mount] = mounts;
   if (mount === undefined) {
     return { name: 'cgroup v2', ok: true, detail: 'not mounted: --cgroup cannot be used here (everything else works)' };

@@ -1,5 +1,5 @@
 import { loadNative } from '../../native.js';
-import { readProcStatus } from '../../proc-status.js';
+import { readProcStatus } from '../../procfs.js';
 
 /** What this process can hand to a guest: its own credentials, as the kernel shows them. */
 export interface LauncherCredentials {

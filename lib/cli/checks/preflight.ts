@@ -6,6 +6,7 @@ import { programPrivileges, privilegedProgramReason } from '../../launch-error.j
 import { loadNative } from '../../native.js';
 import { controllerProblem, readControllerFacts } from '../../own-cgroup.js';
 import { mountOf } from '../../placement.js';
+import { parseStatLine } from '../../procfs.js';
 import type { StepName } from '../../steps.js';
 import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
@@ -130,7 +131,7 @@ function placementChecks(placement: NonNullable<LaunchRequest['placement']>, cre
     );
   }
   if (placement.nice !== undefined) {
-    const own = ownNumber('/proc/self/stat', (t) => Number(t.slice(t.lastIndexOf(')') + 2).split(' ')[16]));
+    const own = ownNumber('/proc/self/stat', (t) => parseStatLine(t).nice);
     checks.push(
       launcherCapability(SYS_NICE, 'setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds),
     );
