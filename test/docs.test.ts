@@ -51,3 +51,23 @@ describe('documentation examples', { timeout: 300_000 }, () => {
     expect(documents.filter((d) => examples(d).length > 0).length).toBeGreaterThanOrEqual(5);
   });
 });
+
+// `8 << 30` is 0 in JavaScript (shifts work on 32-bit integers) and `2 << 30` is negative: a
+// memory.max written that way kills the guest at once or is refused.
+describe('sizes in the documentation and the API docs', () => {
+  const sources = [
+    ...documents,
+    'docs/cli.md',
+    'docs/design.md',
+    ...readdirSync(join(root, 'lib'))
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join('lib', f)),
+  ];
+
+  it.each(sources)('%s: every `N << M` is the number it means', (source) => {
+    const text = readFileSync(join(root, source), 'utf8');
+    for (const [shift, n, m] of text.matchAll(/\b(\d+) << (\d+)\b/g)) {
+      expect(Number(n) << Number(m), `${source}: ${shift}`).toBe(Number(n) * 2 ** Number(m));
+    }
+  });
+});
