@@ -4,7 +4,10 @@ import { channel, tracingChannel } from 'node:diagnostics_channel';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { Identity } from '../lib/identity.js';
 import { spawnGuest } from '../lib/index.js';
+import { traceStart } from '../lib/launch-trace.js';
+import type { NormalizedOptions } from '../lib/options.js';
 import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 
 const user = FIXTURE_USERS.guest.name;
@@ -81,5 +84,11 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
     const guest = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
     await guest.exited;
     expect(events).toEqual([]);
+    // What spawnGuest calls: no message is built, so there is no trace to finish.
+    const options = { file: '/bin/true', caps: [], cgroup: undefined } as unknown as NormalizedOptions;
+    const identity = { uid: 1, gid: 1, groups: [1] } as Identity;
+    expect(traceStart(options, identity, new Map([['PATH', '/bin']]), ['/bin/true'])).toBeUndefined();
+    spawn.subscribe(handlers);
+    expect(traceStart(options, identity, new Map([['PATH', '/bin']]), ['/bin/true'])).toMatchObject({ message: { program: '/bin/true' } });
   });
 });
