@@ -4,7 +4,7 @@ import { signalName } from './options.js';
 import { rlimitName } from './placement.js';
 import { readOwnStatus, type ProcStatus } from './procfs.js';
 import { errnoMessage, errnoName, shortText, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
-import { STEP_NAMES, STEP_SYSCALLS, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
+import { STEP_NAMES, STEP_SYSCALLS, stepCapability, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
 
 /** A failure as native/launch.cc reports it. */
 export interface LaunchReport {
@@ -116,18 +116,6 @@ function missingCapabilities(caps: readonly number[]): string {
     : "every requested capability must be in this process's permitted and bounding sets";
 }
 
-const NEEDS_CAPABILITY: Partial<Record<StepName, string>> = {
-  setgroups: 'CAP_SETGID',
-  setresgid: 'CAP_SETGID',
-  setresuid: 'CAP_SETUID',
-  capbset_drop: 'CAP_SETPCAP',
-  securebits: 'CAP_SETPCAP',
-  setns: 'CAP_SYS_ADMIN',
-  prlimit: 'CAP_SYS_RESOURCE',
-  oom_score_adj: 'CAP_SYS_RESOURCE',
-  setpriority: 'CAP_SYS_NICE',
-};
-
 const OUT_OF_FDS = 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
 
 function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
@@ -142,9 +130,9 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
   }
   if (code === 'ENFILE') return 'the system-wide limit on open files is reached (fs.file-max)';
   if (code === 'EMFILE') return OUT_OF_FDS;
-  const needed = NEEDS_CAPABILITY[step];
-  if (needed && (code === 'EPERM' || code === 'EACCES')) {
-    return `this process needs ${needed} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;
+  const needed = stepCapability(step);
+  if (needed !== undefined && (code === 'EPERM' || code === 'EACCES')) {
+    return `this process needs ${capabilityName(needed)} in its effective set (see CapEff in /proc/self/status; run \`capspawn doctor\`)`;
   }
   switch (step) {
     case 'fcntl':

@@ -1,3 +1,5 @@
+import { capabilityNumber, type CapabilityName } from './capabilities.js';
+
 /**
  * The steps of a launch, in order, with the same names as native/steps.h (a test checks that
  * the two lists match). The first steps run in the parent before clone(); from `sigaction` on
@@ -105,6 +107,31 @@ export const STEP_SYSCALLS: Readonly<Record<StepName, string>> = {
   privileged_program: 'fstat',
   execve: 'execve',
 };
+
+/**
+ * The capability a step needs in this process's effective set: these steps run before the
+ * uid change, with this process's credentials. Launch errors and the preflight checks of
+ * `capspawn doctor` and `explain` both read it.
+ */
+export const STEP_CAPABILITIES = {
+  setns: 'sys_admin',
+  prlimit: 'sys_resource',
+  oom_score_adj: 'sys_resource',
+  setpriority: 'sys_nice',
+  setgroups: 'setgid',
+  setresgid: 'setgid',
+  capbset_drop: 'setpcap',
+  securebits: 'setpcap',
+  setresuid: 'setuid',
+} as const satisfies Partial<Record<StepName, CapabilityName>>;
+
+/** A step that needs a capability of this process. */
+export type PrivilegedStep = keyof typeof STEP_CAPABILITIES;
+
+/** The number of the capability `step` needs, if it needs one. */
+export function stepCapability(step: StepName): number | undefined {
+  return Object.hasOwn(STEP_CAPABILITIES, step) ? capabilityNumber(STEP_CAPABILITIES[step as PrivilegedStep]) : undefined;
+}
 
 export function stepName(index: number): StepName {
   return STEP_NAMES[index] ?? 'clone';

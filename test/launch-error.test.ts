@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SpawnGuestError } from '../lib/errors.js';
 import { launchFailure, preparationFailure, type LaunchContext } from '../lib/launch-error.js';
-import { STEP_NAMES } from '../lib/steps.js';
+import { STEP_NAMES, type StepName } from '../lib/steps.js';
 
 const ctx: LaunchContext = {
   file: 'qemu',
@@ -29,6 +29,24 @@ describe('launchFailure', () => {
       spawnargs: ctx.spawnargs,
     });
     expect(e.message).toMatch(/^spawnGuest qemu: setgroups failed: EPERM \(operation not permitted\): .*CAP_SETGID/);
+  });
+
+  it('says which capability of this process a step refused with EPERM needs', () => {
+    // setgroups(2), setresgid(2), setresuid(2), prctl(2) PR_CAPBSET_DROP and PR_SET_SECUREBITS,
+    // setns(2), prlimit(2) above the hard limit, proc(5) oom_score_adj lowered, setpriority(2) lowered.
+    const needs: [StepName, string][] = [
+      ['setgroups', 'CAP_SETGID'],
+      ['setresgid', 'CAP_SETGID'],
+      ['setresuid', 'CAP_SETUID'],
+      ['capbset_drop', 'CAP_SETPCAP'],
+      ['securebits', 'CAP_SETPCAP'],
+      ['setns', 'CAP_SYS_ADMIN'],
+      ['prlimit', 'CAP_SYS_RESOURCE'],
+      ['oom_score_adj', 'CAP_SYS_RESOURCE'],
+      ['setpriority', 'CAP_SYS_NICE'],
+    ];
+    for (const [step, cap] of needs) expect(at(step, 1).message).toContain(`this process needs ${cap} in its effective set`);
+    expect(at('chdir', 1).message).not.toMatch(/needs CAP_/);
   });
 
   it('names the capability an ambient raise refused and points at securebits', () => {

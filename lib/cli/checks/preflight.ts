@@ -1,13 +1,13 @@
 import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { capabilityName, parseCapability } from '../../capabilities.js';
+import { capabilityName, capabilityNumber } from '../../capabilities.js';
 import type { CgroupLimit } from '../../cgroup-limits.js';
 import { programPrivileges, privilegedProgramReason } from '../../launch-error.js';
 import { loadNative } from '../../native.js';
 import { controllerProblem, readControllerFacts } from '../../own-cgroup.js';
 import { mountOf } from '../../placement.js';
 import { parseStatLine } from '../../procfs.js';
-import type { StepName } from '../../steps.js';
+import { STEP_CAPABILITIES, type PrivilegedStep } from '../../steps.js';
 import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
 import { maskHas, SECBIT_KEEP_CAPS_LOCKED, SECBIT_NO_CAP_AMBIENT_RAISE, type LauncherCredentials } from './launcher-credentials.js';
@@ -34,13 +34,6 @@ export interface LaunchRequest {
     nice?: number;
   };
 }
-
-const SETUID = parseCapability('setuid');
-const SETGID = parseCapability('setgid');
-const SETPCAP = parseCapability('setpcap');
-const SYS_ADMIN = parseCapability('sys_admin');
-const SYS_RESOURCE = parseCapability('sys_resource');
-const SYS_NICE = parseCapability('sys_nice');
 
 function ownNumber(path: string, read: (text: string) => number): number {
   try {
@@ -108,21 +101,20 @@ function ownCgroupCheck(own: { parent: string; limits: readonly CgroupLimit[] })
 }
 
 /**
- * Placement steps run before the uid change, with this process's capabilities: setns needs
- * CAP_SYS_ADMIN; lowering oom_score_adj needs CAP_SYS_RESOURCE; lowering nice CAP_SYS_NICE.
+ * Placement steps run before the uid change, with this process's capabilities: setns always
+ * needs its capability, oom_score_adj and setpriority only to go below this process's value.
  */
 function placementChecks(placement: NonNullable<LaunchRequest['placement']>, creds: LauncherCredentials): Check[] {
   const checks: Check[] = [];
   if (placement.ownCgroup !== undefined) checks.push(ownCgroupCheck(placement.ownCgroup));
   else if (placement.cgroup !== undefined) checks.push(cgroupCheck(placement.cgroup));
   if (placement.netns !== undefined) {
-    checks.push(launcherCapability(SYS_ADMIN, 'setns', 'setns joins the network namespace', true, creds));
+    checks.push(launcherCapability('setns', 'setns joins the network namespace', true, creds));
   }
   if (placement.oomScoreAdj !== undefined) {
     const own = ownNumber('/proc/self/oom_score_adj', (t) => Number(t.trim()));
     checks.push(
       launcherCapability(
-        SYS_RESOURCE,
         'oom_score_adj',
         `oom_score_adj ${placement.oomScoreAdj} is below this process's ${own}`,
         placement.oomScoreAdj < own,
@@ -132,9 +124,7 @@ function placementChecks(placement: NonNullable<LaunchRequest['placement']>, cre
   }
   if (placement.nice !== undefined) {
     const own = ownNumber('/proc/self/stat', (t) => parseStatLine(t).nice);
-    checks.push(
-      launcherCapability(SYS_NICE, 'setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds),
-    );
+    checks.push(launcherCapability('setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds));
   }
   return checks;
 }
@@ -143,8 +133,9 @@ function grantHint(cap: string): string {
   return `run capspawn as root, or give it ${cap} (in a systemd unit: AmbientCapabilities=${cap}, kept in CapabilityBoundingSet=)`;
 }
 
-/** A capability the launch itself uses before the guest's uid is set. */
-function launcherCapability(cap: number, step: StepName, purpose: string, needed: boolean, creds: LauncherCredentials): Check {
+/** The capability a step of the launch itself uses, before the guest's uid is set. */
+function launcherCapability(step: PrivilegedStep, purpose: string, needed: boolean, creds: LauncherCredentials): Check {
+  const cap = capabilityNumber(STEP_CAPABILITIES[step]);
   const name = capabilityName(cap);
   const held = maskHas(creds.effective, cap);
   if (!needed) {
@@ -336,16 +327,15 @@ export function launchChecks(request: LaunchRequest, creds: LauncherCredentials)
       ? 'a uid 0 guest gets SECBIT_NOROOT'
       : 'only --limit-bounding-set and uid 0 guests use it';
   const checks: Check[] = [
-    launcherCapability(SETGID, 'setgroups', "setgroups and setresgid set the guest's groups", true, creds),
+    launcherCapability('setgroups', "setgroups and setresgid set the guest's groups", true, creds),
     launcherCapability(
-      SETPCAP,
       request.limitBoundingSet ? 'capbset_drop' : 'securebits',
       setpcapPurpose,
       request.limitBoundingSet || rootTarget,
       creds,
     ),
     keepCapsCheck(creds),
-    launcherCapability(SETUID, 'setresuid', "setresuid sets the guest's uid", true, creds),
+    launcherCapability('setresuid', "setresuid sets the guest's uid", true, creds),
     ...request.caps.map((cap) => requestedCapability(cap, creds)),
     ambientRaiseCheck(request, creds),
     ...placementChecks(request.placement ?? {}, creds),
