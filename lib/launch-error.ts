@@ -4,17 +4,8 @@ import { signalName } from './options.js';
 import { rlimitName } from './placement.js';
 import { readOwnStatus, type ProcStatus } from './procfs.js';
 import { errnoMessage, errnoName, shortText, SpawnGuestError, type SpawnGuestErrorFields } from './errors.js';
-import { STEP_NAMES, STEP_SYSCALLS, stepCapability, stepName, VERIFY_ITEMS, type StepName } from './steps.js';
-
-/** A failure as native/launch.cc reports it. */
-export interface LaunchReport {
-  step: number;
-  errno: number;
-  detail: number;
-  signal: number;
-  /** privileged_program: st_mode, st_uid, st_gid, security.capability magic, permitted x2, inheritable x2. */
-  program?: readonly number[];
-}
+import type { LaunchReport } from './native.js';
+import { STEP_NAMES, STEP_SYSCALLS, stepCapability, VERIFY_ITEMS } from './steps.js';
 
 /** For an error message: whether `path` names a directory (execve's EACCES does not say). */
 function isDirectory(path: string | undefined): boolean {
@@ -118,7 +109,8 @@ function missingCapabilities(caps: readonly number[]): string {
 
 const OUT_OF_FDS = 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
 
-function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
+function hint(report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
+  const { step } = report;
   const code = fields.code;
   if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
   if (code === 'EMFILE' && ctx.nofile !== undefined && STEP_NAMES.indexOf(step) > STEP_NAMES.indexOf('prlimit')) {
@@ -206,7 +198,7 @@ function hint(step: StepName, err: number, report: LaunchReport, ctx: LaunchCont
 
 /** Turns a failure report into the error spawnGuest rejects with. */
 export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGuestError {
-  const step = stepName(report.step);
+  const { step } = report;
   const fields: SpawnGuestErrorFields = { code: '', step, syscall: STEP_SYSCALLS[step] };
   if (report.signal !== 0) {
     fields.code = 'ERR_CAPSPAWN_CHILD_KILLED';
@@ -240,7 +232,7 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
     guestPath: cut(ctx.guestPath),
     cgroupProcs: cut(ctx.cgroupProcs),
   };
-  const message = `spawnGuest ${shown.file}: ${step} failed: ${what}: ${hint(step, report.errno, report, shown, { ...fields, path: cut(fields.path) })}`;
+  const message = `spawnGuest ${shown.file}: ${step} failed: ${what}: ${hint(report, shown, { ...fields, path: cut(fields.path) })}`;
   return new SpawnGuestError(message, fields, ctx.spawnargs);
 }
 

@@ -3,10 +3,30 @@ import { fileURLToPath } from 'node:url';
 import { UnsupportedPlatformError } from './errors.js';
 import type { ResolveAnswer, ResolveRequest } from './identity.js';
 import type { LaunchPlan } from './launch-plan.js';
+import { stepName, type StepName } from './steps.js';
 
-/** What native/launch.cc answers: a running child, or the step that failed. */
-export type LaunchAnswer =
-  { pid: number; pidfd: number; fds: number[] } | { step: number; errno: number; detail: number; signal: number; program?: number[] };
+/** A child that execve'd: its pid, its pidfd and the parent's ends of its stdio. */
+export interface LaunchStarted {
+  pid: number;
+  pidfd: number;
+  fds: number[];
+}
+
+/** A launch that failed, as native/launch.cc reports it, the step named. */
+export interface LaunchReport {
+  step: StepName;
+  errno: number;
+  detail: number;
+  signal: number;
+  /** privileged_program: st_mode, st_uid, st_gid, security.capability magic, permitted x2, inheritable x2. */
+  program?: readonly number[];
+}
+
+/** What a launch answers: a running child, or the step that failed. */
+export type LaunchAnswer = LaunchStarted | LaunchReport;
+
+/** What the addon itself answers: the step as native/steps.h numbers it. */
+type NumberedLaunchAnswer = LaunchStarted | (Omit<LaunchReport, 'step'> & { step: number });
 
 export interface PidfdWatchHandle {
   kill(signal: number): number;
@@ -48,6 +68,9 @@ export interface NativeAddon {
   PidfdWatch: new (pidfd: number, onExit: (code: number | null, signal: number | null, waitErrno: number) => void) => PidfdWatchHandle;
 }
 
+/** The addon as native/addon.cc exports it. */
+type NativeBinding = Omit<NativeAddon, 'launch'> & { launch(plan: LaunchPlan): Promise<NumberedLaunchAnswer> };
+
 /** The package root: lib/ (sources) and dist/ (build) both sit one level below it. */
 const packageRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -58,9 +81,10 @@ export function loadNative(platform: string = process.platform): NativeAddon {
   if (platform !== 'linux') throw new UnsupportedPlatformError(platform);
   if (addon) return addon;
   const require = createRequire(import.meta.url);
-  const load = require('node-gyp-build') as (dir: string) => NativeAddon;
+  const load = require('node-gyp-build') as (dir: string) => NativeBinding;
+  let binding: NativeBinding;
   try {
-    addon = load(packageRoot);
+    binding = load(packageRoot);
   } catch (cause) {
     const error = new Error(
       `capspawn has no native binary for ${process.platform}-${process.arch} (Node-API, ${process.versions.modules ? `ABI ${process.versions.modules}` : ''}) in ${packageRoot}: ` +
@@ -70,5 +94,11 @@ export function loadNative(platform: string = process.platform): NativeAddon {
     Object.defineProperty(error, 'code', { value: 'ERR_CAPSPAWN_NATIVE_MISSING', enumerable: true });
     throw error;
   }
+  // The step number becomes its name here, where the answer arrives, and nowhere else.
+  const launch = async (plan: LaunchPlan): Promise<LaunchAnswer> => {
+    const answer = await binding.launch(plan);
+    return 'step' in answer ? { ...answer, step: stepName(answer.step) } : answer;
+  };
+  addon = { ...binding, launch };
   return addon;
 }

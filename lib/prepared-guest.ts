@@ -6,7 +6,6 @@ import { loadNative, type NativeAddon } from './native.js';
 import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
 import { daemonWorkingDirectory, programCandidates } from './program.js';
-import { STEP_NAMES } from './steps.js';
 
 /** Everything decided before a launch: checked options, ids, environment, program paths. */
 export interface PreparedGuest {
@@ -64,8 +63,8 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     nofile: options.rlimits.find((r) => r.resource === RLIMIT_RESOURCES.nofile)?.soft,
   };
   if (candidates.length === 0) {
-    const execve = STEP_NAMES.indexOf('execve');
-    throw launchFailure({ step: execve, errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
+    // Nothing to try: the error an execve of no path would give, with no child made.
+    throw launchFailure({ step: 'execve', errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
   }
   return { native, options, identity, environment, candidates, context };
 }

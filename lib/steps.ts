@@ -133,6 +133,18 @@ export function stepCapability(step: StepName): number | undefined {
   return Object.hasOwn(STEP_CAPABILITIES, step) ? capabilityNumber(STEP_CAPABILITIES[step as PrivilegedStep]) : undefined;
 }
 
+/**
+ * The name of the step native/steps.h numbers `index`. A number this list lacks means the
+ * addon was built from other sources than this JavaScript: that is said, rather than the
+ * failure being put on some other step.
+ */
 export function stepName(index: number): StepName {
-  return STEP_NAMES[index] ?? 'clone';
+  const name = STEP_NAMES[index];
+  if (name !== undefined) return name;
+  const error = new Error(
+    `capspawn's addon reported a failed launch at step ${index}, a step its JavaScript does not name (the program was not run): ` +
+      'the addon was built from other sources; rebuild it with `npm rebuild capspawn`',
+  );
+  Object.defineProperty(error, 'code', { value: 'ERR_CAPSPAWN_NATIVE_MISMATCH', enumerable: true });
+  throw error;
 }

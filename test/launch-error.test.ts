@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { SpawnGuestError } from '../lib/errors.js';
 import { launchFailure, preparationFailure, type LaunchContext } from '../lib/launch-error.js';
-import { STEP_NAMES, type StepName } from '../lib/steps.js';
+import type { StepName } from '../lib/steps.js';
 
 const ctx: LaunchContext = {
   file: 'qemu',
@@ -14,8 +14,7 @@ const ctx: LaunchContext = {
   guestPath: '/usr/local/bin:/usr/bin',
   spawnargs: ['qemu', '-m', '1G'],
 };
-const at = (step: (typeof STEP_NAMES)[number], errno: number, detail = 0, signal = 0) =>
-  launchFailure({ step: STEP_NAMES.indexOf(step), errno, detail, signal }, ctx);
+const at = (step: StepName, errno: number, detail = 0, signal = 0) => launchFailure({ step, errno, detail, signal }, ctx);
 
 describe('launchFailure', () => {
   it('names the step, errno and syscall like a SystemError', () => {
@@ -66,7 +65,7 @@ describe('launchFailure', () => {
   });
 
   it("blames the guest's rlimits.nofile, not this process, for EMFILE after prlimit", () => {
-    const limited = launchFailure({ step: STEP_NAMES.indexOf('oom_score_adj'), errno: 24, detail: 0, signal: 0 }, { ...ctx, nofile: 10n });
+    const limited = launchFailure({ step: 'oom_score_adj', errno: 24, detail: 0, signal: 0 }, { ...ctx, nofile: 10n });
     expect(limited.message).toMatch(/the guest's rlimits\.nofile \(10\) left the child no free descriptor number for step oom_score_adj/);
     expect(limited.message).not.toMatch(/this process is out of file descriptors/);
     expect(at('oom_score_adj', 24).message).toMatch(/this process is out of file descriptors/);

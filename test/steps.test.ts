@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native.js';
 import { STDIO_KINDS } from '../lib/launch-plan.js';
-import { STEP_NAMES, VERIFY_ITEMS } from '../lib/steps.js';
+import { STEP_NAMES, stepName, VERIFY_ITEMS } from '../lib/steps.js';
 
 describe('tables shared with native/', () => {
   it('step names: the same strings, in the same order, in native/steps.h and lib/steps.ts', () => {
@@ -12,6 +12,25 @@ describe('tables shared with native/', () => {
 
   it("stdio kinds: lib/launch-plan.ts's numbers are native/launch.h's StdioKind", () => {
     expect(loadNative().stdioKinds).toEqual(STDIO_KINDS);
+  });
+});
+
+describe('stepName', () => {
+  it("names each step number as native/steps.h's list does", () => {
+    loadNative().steps.forEach((name, index) => expect(stepName(index)).toBe(name));
+  });
+
+  it('refuses a step number lib/steps.ts does not name, rather than blame another step', () => {
+    const unknown = STEP_NAMES.length;
+    expect(() => stepName(unknown)).toThrow(
+      expect.objectContaining({
+        code: 'ERR_CAPSPAWN_NATIVE_MISMATCH',
+        message: expect.stringMatching(
+          new RegExp(`at step ${unknown}, a step its JavaScript does not name \\(the program was not run\\).*npm rebuild capspawn`),
+        ),
+      }),
+    );
+    expect(() => stepName(-1)).toThrow(expect.objectContaining({ code: 'ERR_CAPSPAWN_NATIVE_MISMATCH' }));
   });
 });
 
