@@ -43,6 +43,12 @@ function ownNumber(path: string, read: (text: string) => number): number {
   }
 }
 
+/** The cgroup check when this process may not write where the launch would (access(2) failed). */
+function cgroupAccessFailure(error: unknown, detail: (code: string) => string, fix: string): Check {
+  const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
+  return { name: 'cgroup', ok: false, step: 'cgroup', code, detail: detail(code), fix };
+}
+
 /** The child joins the cgroup by writing its cgroup.procs, which this process must be able to do. */
 function cgroupCheck(cgroup: string): Check {
   const procs = join(cgroup, 'cgroup.procs');
@@ -50,15 +56,11 @@ function cgroupCheck(cgroup: string): Check {
     accessSync(procs, constants.W_OK);
     return { name: 'cgroup', ok: true, detail: `this process can write ${procs}`, step: 'cgroup' };
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
-    return {
-      name: 'cgroup',
-      ok: false,
-      step: 'cgroup',
-      code,
-      detail: `cannot write ${procs} (${code})`,
-      fix: 'give the daemon write access to the cgroup (delegate it, or run as its owner)',
-    };
+    return cgroupAccessFailure(
+      error,
+      (code) => `cannot write ${procs} (${code})`,
+      'give the daemon write access to the cgroup (delegate it, or run as its owner)',
+    );
   }
 }
 
@@ -67,15 +69,11 @@ function ownCgroupCheck(own: { parent: string; limits: readonly CgroupLimit[] })
   try {
     accessSync(own.parent, constants.W_OK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code ?? 'EACCES';
-    return {
-      name: 'cgroup',
-      ok: false,
-      step: 'cgroup',
-      code,
-      detail: `cannot create cgroups in ${own.parent} (${code})`,
-      fix: 'give the daemon a delegated cgroup subtree (systemd: Delegate=yes), or run as its owner',
-    };
+    return cgroupAccessFailure(
+      error,
+      (code) => `cannot create cgroups in ${own.parent} (${code})`,
+      'give the daemon a delegated cgroup subtree (systemd: Delegate=yes), or run as its owner',
+    );
   }
   let problem: Error | undefined;
   try {
