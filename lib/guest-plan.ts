@@ -5,7 +5,7 @@ import type { UserEntry } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
 import { readOwnStatus, RLIM_INFINITY, rlimitName, type RlimitName } from './procfs.js';
 import { guestSecurebits } from './launch-plan.js';
-import { prepareGuest, splitArguments } from './prepared-guest.js';
+import { prepareGuest, requireProgram, splitArguments } from './prepared-guest.js';
 
 /** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
 export interface GuestPlan {
@@ -105,7 +105,9 @@ export async function planGuest(
 ): Promise<GuestPlan> {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
   const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
-  const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
+  const prepared = await prepareGuest(file, args, rawOptions);
+  requireProgram(prepared);
+  const { native, options, identity, environment, candidates, context } = prepared;
   const caps = capabilityHex(capabilityMask(options.caps));
   const cgroup = options.cgroup;
   const ids = (id: number) => `${id}\t${id}\t${id}\t${id}`;

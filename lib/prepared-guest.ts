@@ -62,9 +62,13 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     cgroupProcs: options.cgroup && 'procs' in options.cgroup ? options.cgroup.procs : undefined,
     nofile: options.rlimits.find((r) => r.resource === RLIMIT_RESOURCES.nofile)?.soft,
   };
-  if (candidates.length === 0) {
-    // Nothing to try: the error an execve of no path would give, with no child made.
-    throw launchFailure({ step: 'execve', errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
-  }
   return { native, options, identity, environment, candidates, context };
+}
+
+/**
+ * Rejects a guest with no program path to try, with the error an execve of none would give and
+ * no child made. Apart from prepareGuest, so that a traced launch publishes the failure.
+ */
+export function requireProgram({ candidates, context }: PreparedGuest): void {
+  if (candidates.length === 0) throw launchFailure({ step: 'execve', errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
 }

@@ -9,7 +9,7 @@ import { openStdioFiles, type OpenedStdio } from './stdio-files.js';
 import { traceEnd, traceError, traceStart } from './launch-trace.js';
 import type { SpawnGuestOptions } from './options.js';
 import { argumentSpaceLimit, buildLaunchPlan } from './launch-plan.js';
-import { prepareGuest, splitArguments } from './prepared-guest.js';
+import { prepareGuest, requireProgram, splitArguments } from './prepared-guest.js';
 
 // What a launch reads once (the addon, the kernel's limits) is read at import, while the
 // daemon still has descriptors to spare: a first launch made with every fd in use then fails
@@ -59,12 +59,14 @@ export async function spawnGuest(
     const [args, rawOptions] = splitArguments(argsOrOptions, maybeOptions);
     const signal = (rawOptions as { signal?: unknown } | undefined)?.signal;
     if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
-    const { native, options, identity, environment, candidates, context } = await prepareGuest(file, args, rawOptions);
+    const prepared = await prepareGuest(file, args, rawOptions);
+    const { native, options, identity, environment, candidates, context } = prepared;
     const trace = traceStart(options, identity, environment, context.spawnargs);
     let files: OpenedStdio | undefined;
     let own: OwnCgroup | undefined;
     let answer: LaunchAnswer;
     try {
+      requireProgram(prepared);
       files = openStdioFiles(options.stdio, context.spawnargs);
       const planned = files.stdio === options.stdio ? options : { ...options, stdio: files.stdio };
       const plan = buildLaunchPlan(planned, identity, environment, candidates, capLastCap());

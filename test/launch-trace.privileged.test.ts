@@ -79,6 +79,16 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
     expect(events[1]?.[1]).toMatchObject({ program: '/bin/true', step: 'chdir', errno: -13, error: failure });
   });
 
+  it('publishes error for a bare name with no directory to look in, which no child is made for', async () => {
+    subscribe();
+    // A guest PATH with no absolute directory leaves no path to try: no child is made.
+    const env = { PATH: 'bin:' };
+    const failure = await spawnGuest('capspawn-no-such-program', [], { user, env, stdio: 'ignore' }).catch((e: unknown) => e);
+    expect(failure).toMatchObject({ step: 'execve', code: 'ENOENT' });
+    expect(events.map(([kind]) => kind)).toEqual(['start', 'error']);
+    expect(events[1]?.[1]).toMatchObject({ program: 'capspawn-no-such-program', step: 'execve', errno: -2, error: failure });
+  });
+
   it('publishes nothing, and builds nothing, when no one subscribes', async () => {
     expect(spawn.start.hasSubscribers || spawn.end.hasSubscribers || spawn.error.hasSubscribers).toBe(false);
     const guest = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
