@@ -5,10 +5,11 @@
 // when nobody subscribes: the check that builds nothing, timed on its own over many calls.
 // Prints {scenario, samples: {plain, ownCgroup, traced}, unsubscribedNs} (samples in ms).
 import { subscribe, tracingChannel, unsubscribe } from 'node:diagnostics_channel';
-import { mkdirSync, readFileSync, rmdirSync } from 'node:fs';
+import { mkdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { traceStart } from '../dist/launch-trace.js';
 import { prepareGuest } from '../dist/prepared-guest.js';
+import { readOwnMounts } from '../dist/procfs.js';
 import { spawnGuest } from '../dist/index.js';
 import { TARGET } from './launchers.mjs';
 import { emit, interleaved, scenarioOptions } from './scenario.mjs';
@@ -17,10 +18,7 @@ const o = scenarioOptions({ warmup: 20, iterations: 300, calls: 1000000 });
 const { user, group, cap } = TARGET;
 const options = { user, primaryGroup: group, supplementaryGroups: [group], caps: [cap], stdio: 'ignore' };
 
-const mount = readFileSync('/proc/self/mountinfo', 'latin1')
-  .split('\n')
-  .map((line) => line.split(' '))
-  .find((f) => f[f.indexOf('-') + 1] === 'cgroup2')?.[4];
+const mount = readOwnMounts().find((m) => m.type === 'cgroup2')?.point;
 if (!mount) throw new Error('no cgroup v2 mount');
 const parent = join(mount, `capspawn-bench-${process.pid}`);
 mkdirSync(parent);
