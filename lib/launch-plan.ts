@@ -111,7 +111,8 @@ export function nulBlock(strings: readonly string[]): Buffer {
   return Buffer.from(strings.length === 0 ? '' : `${strings.join('\0')}\0`, 'utf8');
 }
 
-function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
+/** The plan's stdio: (kind, fd) for each slot. spawnGuest fills it again once the `{ file }` slots are open. */
+export function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
   const pairs = new Int32Array(stdio.length * 2);
   stdio.forEach((s, slot) => {
     let kind: keyof typeof STDIO_KINDS;

@@ -24,8 +24,16 @@ export type IdSpec = string | number;
 /**
  * A log file for a stdio slot, opened by this process before the launch (the guest needs no
  * right on it or its directory). For stdout and stderr: created with `mode` (default 0o640) when
- * missing, truncated unless `append`; one path for both is opened once, so they share one file
- * description and their lines stay in order. For stdin: read from.
+ * missing, truncated unless `append`; one file for both (the same inode, however the paths are
+ * spelled) is opened once, so they share one file description and their lines stay in order.
+ * For stdin: read from.
+ *
+ * A file the call created is removed when the launch fails. An existing file is truncated only
+ * once nothing in this process can fail any more, just before the launch: a failure in the child
+ * (chdir, capset, ...) leaves it empty, as systemd's `StandardOutput=truncate:` does; use `append`
+ * to keep it. A symbolic link as the last component is refused (ELOOP, not followed), and the
+ * directories must not be writable by the guest or another untrusted user, who could otherwise
+ * swap the file for any other this process can open.
  */
 export interface StdioFile {
   /** The file's path, opened by this process before the launch. */

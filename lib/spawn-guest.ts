@@ -8,7 +8,7 @@ import { createOwnCgroup, removeCgroup, type OwnCgroup } from './own-cgroup.js';
 import { openStdioFiles, type OpenedStdio } from './stdio-files.js';
 import { traceEnd, traceError, traceStart } from './launch-trace.js';
 import type { SpawnGuestOptions } from './options.js';
-import { argumentSpaceLimit, buildLaunchPlan } from './launch-plan.js';
+import { argumentSpaceLimit, buildLaunchPlan, stdioPairs } from './launch-plan.js';
 import { prepareGuest, requireProgram, splitArguments } from './prepared-guest.js';
 
 // What a launch reads once (the addon, the kernel's limits) is read at import, while the
@@ -67,17 +67,20 @@ export async function spawnGuest(
     let answer: LaunchAnswer;
     try {
       requireProgram(prepared);
-      files = openStdioFiles(options.stdio, context.spawnargs);
-      const planned = files.stdio === options.stdio ? options : { ...options, stdio: files.stdio };
-      const plan = buildLaunchPlan(planned, identity, environment, candidates, capLastCap());
+      // Log files last: the checks and the cgroup fail before a log is created or truncated.
+      const plan = buildLaunchPlan(options, identity, environment, candidates, capLastCap());
       if (options.cgroup && 'parent' in options.cgroup) {
         own = createOwnCgroup(options.cgroup, context.spawnargs);
         plan.cgroup = own;
         context.cgroupProcs = own.procs;
       }
+      files = openStdioFiles(options.stdio, context.spawnargs);
+      plan.stdio = stdioPairs(files.stdio);
+      files.truncate();
       answer = await native.launch(plan);
       if ('step' in answer) throw launchFailure(answer, context);
     } catch (error) {
+      files?.removeCreated();
       if (own) removeCgroup(own.dir);
       if (trace) traceError(trace, error);
       throw error;

@@ -1,13 +1,26 @@
 // stdio slots as log files: { file, append?, mode? }, opened by the daemon before the launch.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnGuest, type SpawnGuestOptions } from '../lib/index.js';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from './support/fixtures.js';
 import { ensureCliBuilt, runCli } from './support/cli.js';
 
 const user = FIXTURE_USERS.guest.name;
+const unified = '/sys/fs/cgroup/unified';
+const cgroupRoot = existsSync(join(unified, 'cgroup.procs')) ? unified : '/sys/fs/cgroup';
 
 describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
   let dir: string;
@@ -92,6 +105,121 @@ describe.runIf(isRoot)(`stdio log files (${notRootReason})`, () => {
     });
     expect(openFds()).toEqual(before);
     expect(childrenOf()).toEqual([]);
+    expect(existsSync(join(dir, 'ok.log'))).toBe(false);
+    expect(existsSync(join(dir, 'a.log'))).toBe(false);
+  });
+
+  describe('a launch that fails leaves the logs as they were', () => {
+    const parent = join(cgroupRoot, `capspawn-test-logs-${process.pid}`);
+    let kept: string;
+    let appended: string;
+    let fresh: string;
+    beforeAll(() => mkdirSync(parent));
+    afterAll(() => rmdirSync(parent));
+    beforeEach(() => {
+      kept = join(dir, 'kept.log');
+      appended = join(dir, 'appended.log');
+      fresh = join(dir, 'fresh.log');
+      writeFileSync(kept, 'earlier run\n');
+      writeFileSync(appended, 'earlier run\n');
+      rmSync(fresh, { force: true });
+    });
+
+    async function refused(options: Partial<SpawnGuestOptions>, stdio: SpawnGuestOptions['stdio'], args = ['-c', 'echo ran']) {
+      const before = openFds();
+      const failure: unknown = await spawnGuest('/bin/sh', args, { user, stdio, ...options }).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(openFds()).toEqual(before);
+      expect(childrenOf()).toEqual([]);
+      return failure;
+    }
+
+    it('refused in this process (a cgroup name that exists): no file made, none truncated, the cgroup kept', async () => {
+      mkdirSync(join(parent, 'taken'));
+      try {
+        const failure = await refused({ cgroup: { parent, name: 'taken' } }, ['ignore', { file: fresh }, { file: kept }]);
+        expect(failure).toMatchObject({ step: 'cgroup', code: 'EEXIST' });
+        expect(existsSync(join(parent, 'taken'))).toBe(true);
+      } finally {
+        rmdirSync(join(parent, 'taken'));
+      }
+      expect(existsSync(fresh)).toBe(false);
+      expect(readFileSync(kept, 'utf8')).toBe('earlier run\n');
+    });
+
+    it("refused in this process (arguments beyond execve's limit): no file made, none truncated", async () => {
+      const failure = await refused({}, ['ignore', { file: fresh }, { file: kept }], ['-c', 'x'.repeat(200_000)]);
+      expect(failure).toMatchObject({ code: 'ERR_CAPSPAWN_E2BIG' });
+      expect(existsSync(fresh)).toBe(false);
+      expect(readFileSync(kept, 'utf8')).toBe('earlier run\n');
+    });
+
+    it('the second log cannot be opened: the first, made by the call, is removed; an existing one is not truncated; no cgroup left', async () => {
+      const missing = join(dir, 'missing', 'err.log');
+      expect(await refused({ cgroup: { parent, name: 'second' } }, ['ignore', { file: fresh }, { file: missing }])).toMatchObject({
+        step: 'open',
+        option: 'stdio[2]',
+      });
+      expect(existsSync(fresh)).toBe(false);
+      expect(existsSync(join(parent, 'second'))).toBe(false);
+      expect(await refused({}, ['ignore', { file: kept }, { file: missing }])).toMatchObject({ step: 'open', option: 'stdio[2]' });
+      expect(readFileSync(kept, 'utf8')).toBe('earlier run\n');
+    });
+
+    it('refused in the child (a cwd the guest cannot enter): a log made by the call is removed, an appended one kept', async () => {
+      const cwd = join(dir, 'private');
+      expect(await refused({ cwd }, ['ignore', { file: fresh }, { file: appended, append: true }])).toMatchObject({
+        step: 'chdir',
+        code: 'EACCES',
+      });
+      expect(existsSync(fresh)).toBe(false);
+      expect(readFileSync(appended, 'utf8')).toBe('earlier run\n');
+    });
+
+    it('refused in the child: an existing log without append is truncated, as StandardOutput=truncate: does', async () => {
+      expect(await refused({ cwd: join(dir, 'private') }, ['ignore', { file: kept }, 'ignore'])).toMatchObject({ step: 'chdir' });
+      expect(readFileSync(kept, 'utf8')).toBe('');
+    });
+  });
+
+  it('one file however its path is spelled (./relative, a hard link, a linked directory) is one open file description', async () => {
+    const log = join(dir, 'spelled.log');
+    const relativeLog = relative(process.cwd(), log);
+    const script = 'echo 1; echo 2 >&2; echo 3; grep ^pos: /proc/self/fdinfo/2';
+    await sh(script, ['ignore', { file: log }, { file: `./${relativeLog}` }]);
+    expect(readFileSync(log, 'utf8')).toBe('1\n2\n3\npos:\t6\n');
+    linkSync(log, join(dir, 'hard.log'));
+    await sh(script, ['ignore', { file: join(dir, 'hard.log') }, { file: relativeLog }]);
+    expect(readFileSync(log, 'utf8')).toBe('1\n2\n3\npos:\t6\n');
+    symlinkSync(dir, join(dir, 'linked-dir'));
+    await sh(script, ['ignore', { file: join(dir, 'linked-dir', 'spelled.log') }, { file: log }]);
+    expect(readFileSync(log, 'utf8')).toBe('1\n2\n3\npos:\t6\n');
+  });
+
+  it('does not follow a symbolic link in place of the log or the input: ELOOP, the target untouched', async () => {
+    const target = join(dir, 'target.txt');
+    writeFileSync(target, 'not a log\n');
+    symlinkSync(target, join(dir, 'link.log'));
+    symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling.log'));
+    const before = openFds();
+    for (const [stdio, index] of [
+      [['ignore', { file: join(dir, 'link.log') }, 'ignore'], 1],
+      [['ignore', 'ignore', { file: join(dir, 'dangling.log') }], 2],
+      [[{ file: join(dir, 'link.log') }, 'ignore', 'ignore'], 0],
+    ] as const) {
+      await expect(sh('echo overwritten', stdio as SpawnGuestOptions['stdio'])).rejects.toMatchObject({
+        name: 'SpawnGuestError',
+        step: 'open',
+        code: 'ELOOP',
+        option: `stdio[${index}]`,
+        message: expect.stringContaining('symbolic link, which this process does not follow') as unknown,
+      });
+    }
+    expect(readFileSync(target, 'utf8')).toBe('not a log\n');
+    expect(existsSync(join(dir, 'nowhere'))).toBe(false);
+    expect(openFds()).toEqual(before);
   });
 
   it.each([
