@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { KNOWN_OPTIONS } from '../lib/options.js';
 import { parseCommandLine } from '../lib/cli/command-line.js';
 import { PROFILE_FIELDS } from '../lib/cli/config-file.js';
+import { buildGuestProfile } from '../lib/cli/guest-profile.js';
 import { flagForOption, GUEST_FLAGS } from '../lib/cli/guest-flags.js';
 import { inFlagWords } from '../lib/cli/report-error.js';
 import { FIXTURE_USERS } from './support/fixtures.js';
@@ -73,6 +74,23 @@ describe('help', () => {
     const refused = await runCli(['doctor', '--env', 'A=1']);
     expect(refused).toMatchObject({ status: 125 });
     expect(refused.stderr).toMatch(/unknown option --env: see `capspawn doctor --help`/);
+  });
+});
+
+describe('log file flags', () => {
+  it('--append without --stdout or --stderr is a usage error, not a flag that does nothing', async () => {
+    for (const args of [
+      ['--user', guest, '--append', '--', 'true'],
+      ['explain', '--user', guest, '--append', '--', 'true'],
+    ]) {
+      const out = await runCli(args);
+      expect(out).toMatchObject({ status: 125, stdout: '' });
+      expect(out.stderr).toBe(
+        'capspawn: --append appends to the --stdout and --stderr files: give --stdout FILE or --stderr FILE with it\n',
+      );
+    }
+    const line = parseCommandLine(['--user', guest, '--stderr', 'err.log', '--append', '--', 'true'], GUEST_FLAGS, 'run');
+    expect(buildGuestProfile(line, undefined).options.stdio).toEqual([undefined, undefined, { file: 'err.log', append: true }]);
   });
 });
 

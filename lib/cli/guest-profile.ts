@@ -34,6 +34,11 @@ export function buildGuestProfile(line: CommandLine, config: ConfigFile | undefi
     );
   }
 
+  // A profile holds no stdio, so --append has nothing to act on without these flags.
+  if (line.values.append !== undefined && line.values.stdout === undefined && line.values.stderr === undefined) {
+    throw new UsageError('--append appends to the --stdout and --stderr files: give --stdout FILE or --stderr FILE with it');
+  }
+
   const { taps: fileTaps = [], ...fileFields } = config?.fields ?? {};
   if (!Array.isArray(fileTaps) || !fileTaps.every((t) => typeof t === 'string')) {
     throw new UsageError(`${config?.path}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]`);
