@@ -10,7 +10,10 @@ export const CONFIG_FLAG: FlagSpec = {
   help: 'read options from a JSON profile; flags override it',
 };
 
-/** Options that only make sense in code: the CLI always inherits stdio; an AbortSignal is no JSON. */
+/**
+ * Options a profile may not hold: `capspawn run` decides stdio (inherited, except what --stdout
+ * and --stderr send to files) and the terminal (a pty when on one); an AbortSignal is no JSON.
+ */
 const CODE_ONLY_OPTIONS = new Set(['stdio', 'terminal', 'signal']);
 
 /** The spawnGuest options a profile may hold: every option except the code-only ones. */

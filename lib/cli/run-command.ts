@@ -40,7 +40,7 @@ export function exitStatusOf(exit: { code: number | null; signal: NodeJS.Signals
   return exit.code ?? 128 + (exit.signal ? osConstants.signals[exit.signal] : 0);
 }
 
-/** stdio of `capspawn run`: inherited, except the slots --stdout, --stderr (or the config's `{ file }` slots) send to files. */
+/** stdio of `capspawn run`: inherited, except the slots --stdout and --stderr send to files (a profile holds no stdio). */
 function logFilesOrInherit(stdio: SpawnGuestOptions['stdio']): StdioSpec[] {
   const slots = Array.isArray(stdio) ? stdio : [];
   return [0, 1, 2].map((slot) => {
