@@ -6,16 +6,33 @@ import { readCgroupPath } from './procfs.js';
 import { removeCgroup } from './own-cgroup.js';
 
 /** Switches for the tests; not part of the public API. */
-export const treeTestHooks = { withoutCgroupKill: false };
+export const treeTestHooks: {
+  withoutCgroupKill: boolean;
+  /** Makes the watch of cgroup.events fail: fs.watch throws, or the watcher emits 'error'. */
+  watchFailure: 'throw' | 'error' | undefined;
+} = { withoutCgroupKill: false, watchFailure: undefined };
 
-/** What cgroup.events says: `populated 1\nfrozen 0\n`. */
-function readEvents(dir: string): { populated: boolean; frozen: boolean } | undefined {
+/**
+ * How often cgroup.events is read when it cannot be watched (inotify out of watches: ENOSPC,
+ * or the watcher failed later). Only then: a working watch is never polled.
+ */
+export const EVENTS_POLL_MS = 250;
+
+/**
+ * What cgroup.events says: `populated 1\nfrozen 0\n`; `gone` once the directory is (the kernel
+ * removes only an empty cgroup); undefined when it could not be read now, which says nothing.
+ */
+function readEvents(dir: string): { populated: boolean; frozen: boolean } | 'gone' | undefined {
   try {
     const text = readFileSync(join(dir, 'cgroup.events'), 'latin1');
     return { populated: /^populated 1$/m.test(text), frozen: /^frozen 1$/m.test(text) };
-  } catch {
-    return undefined;
+  } catch (error) {
+    return (error as { code?: string }).code === 'ENOENT' ? 'gone' : undefined;
   }
+}
+
+function watchFailure(): NodeJS.ErrnoException {
+  return Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC', errno: -28 });
 }
 
 /** The pids in a cgroup and in every cgroup below it. */
@@ -47,7 +64,10 @@ export function inCgroup(pid: number, path: string): boolean {
 
 /**
  * A process tree held in a cgroup v2 directory: watched through cgroup.events on the event
- * loop (inotify, no polling), killed as one, removed once empty unless kept.
+ * loop (inotify), killed as one, removed once empty unless kept. Only `populated 0` (or the
+ * directory gone) ends it: when the watch cannot be had or fails later (ENOSPC once
+ * fs.inotify.max_user_watches is reached), cgroup.events is read every
+ * {@link EVENTS_POLL_MS} ms instead, as a fallback.
  */
 export class CgroupTree {
   /** The cgroup directory. */
@@ -60,6 +80,9 @@ export class CgroupTree {
   #path: string;
   #keep: boolean;
   #watcher: FSWatcher | undefined;
+  /** The fallback when the watch failed: cgroup.events read on a timer. */
+  #poll: NodeJS.Timeout | undefined;
+  #refed = true;
   #empty = false;
   #settle!: () => void;
   #waiters: (() => boolean)[] = [];
@@ -71,20 +94,30 @@ export class CgroupTree {
     this.#keep = keep;
     this.exited = new Promise((resolve) => (this.#settle = resolve));
     try {
+      if (treeTestHooks.watchFailure === 'throw') throw watchFailure();
       this.#watcher = watch(join(dir, 'cgroup.events'), { persistent: true }, () => this.#changed());
-      this.#watcher.on('error', () => this.#finish());
+      this.#watcher.on('error', () => this.#pollInstead());
+      if (treeTestHooks.watchFailure === 'error') setImmediate(() => this.#watcher?.emit('error', watchFailure()));
     } catch {
-      this.#finish();
-      return;
+      this.#pollInstead();
     }
     // A tree that emptied before the watch began is seen here.
     this.#changed();
   }
 
+  /** The watch failed: read cgroup.events on a timer from now on, until `populated 0`. */
+  #pollInstead(): void {
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    if (this.#empty || this.#poll) return;
+    this.#poll = setInterval(() => this.#changed(), EVENTS_POLL_MS);
+    if (!this.#refed) this.#poll.unref();
+  }
+
   #changed(): void {
     if (this.#empty) return;
     const events = readEvents(this.dir);
-    if (events === undefined || !events.populated) {
+    if (events === 'gone' || events?.populated === false) {
       this.#finish();
       return;
     }
@@ -95,6 +128,7 @@ export class CgroupTree {
     if (this.#empty) return;
     this.#empty = true;
     this.#watcher?.close();
+    clearInterval(this.#poll);
     if (!this.#keep) removeCgroup(this.dir);
     for (const waiter of this.#waiters) waiter();
     this.#waiters = [];
@@ -139,7 +173,10 @@ export class CgroupTree {
     const freezeFile = join(this.dir, 'cgroup.freeze');
     writeFileSync(freezeFile, '1');
     try {
-      await this.#until(() => readEvents(this.dir)?.frozen === true);
+      await this.#until(() => {
+        const events = readEvents(this.dir);
+        return events !== 'gone' && events?.frozen === true;
+      });
       for (const pid of this.pids()) {
         const pidfd = this.#native.pidfdOpen(pid);
         if (pidfd < 0) continue; // gone already
@@ -163,11 +200,15 @@ export class CgroupTree {
 
   /** Keeps the event loop alive until the tree has exited (the default). */
   ref(): void {
+    this.#refed = true;
     this.#watcher?.ref();
+    this.#poll?.ref();
   }
 
   /** Lets the event loop end while the tree still runs. */
   unref(): void {
+    this.#refed = false;
     this.#watcher?.unref();
+    this.#poll?.unref();
   }
 }

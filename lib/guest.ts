@@ -87,7 +87,9 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   /**
    * With a cgroup of the guest's own: settles once the guest and every process it started
    * have exited (cgroup.events shows `populated 0`, watched on the event loop) and the cgroup
-   * has been removed (unless `keep`). Null without a cgroup of its own. Never rejects.
+   * has been removed (unless `keep`). Null without a cgroup of its own. Never rejects. Should
+   * the watch fail (inotify out of watches: ENOSPC), cgroup.events is read every 250 ms
+   * instead, as a fallback: it still settles only at `populated 0`.
    */
   readonly treeExited: Promise<void> | null;
 

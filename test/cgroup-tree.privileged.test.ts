@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { treeTestHooks } from '../lib/cgroup-tree.js';
+import { EVENTS_POLL_MS, treeTestHooks } from '../lib/cgroup-tree.js';
 import { spawnGuest, type Guest, type SpawnGuestOptions } from '../lib/index.js';
 import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 
@@ -70,6 +70,7 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
   beforeAll(() => mkdirSync(parent));
   afterEach(async () => {
     treeTestHooks.withoutCgroupKill = false;
+    treeTestHooks.watchFailure = undefined;
     for (const guest of started.splice(0)) {
       await guest.killTree().catch(() => false);
       await guest.treeExited;
@@ -107,6 +108,24 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     expect(alive(pids)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   });
+
+  it.each(['throw', 'error'] as const)(
+    'when the watch of cgroup.events fails (fs.watch: %s ENOSPC), treeExited still waits for populated 0, read on a timer',
+    async (failure) => {
+      treeTestHooks.watchFailure = failure;
+      // The freeze path waits for `frozen 1`: the timer has to drive that wait too.
+      treeTestHooks.withoutCgroupKill = true;
+      const { guest, pids } = await tree();
+      const dir = guest.cgroup!;
+      expect(await settlesWithin(guest.treeExited!, 4 * EVENTS_POLL_MS)).toBe(false);
+      expect(alive(pids)).toHaveLength(5);
+      expect(existsSync(dir)).toBe(true);
+      expect(await guest.killTree()).toBe(true);
+      expect(await settlesWithin(guest.treeExited!, 10_000)).toBe(true);
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it("killTree('SIGTERM') reaches every process (frozen meanwhile, then thawed): only the ignorer and its child stay", async () => {
     const { guest, pids } = await tree();
