@@ -10,13 +10,22 @@ export const treeTestHooks: {
   withoutCgroupKill: boolean;
   /** Makes the watch of cgroup.events fail: fs.watch throws, or the watcher emits 'error'. */
   watchFailure: 'throw' | 'error' | undefined;
-} = { withoutCgroupKill: false, watchFailure: undefined };
+  /** Makes the freeze path never see `frozen 1`, as with a task in uninterruptible sleep. */
+  neverFrozen: boolean;
+} = { withoutCgroupKill: false, watchFailure: undefined, neverFrozen: false };
 
 /**
  * How often cgroup.events is read when it cannot be watched (inotify out of watches: ENOSPC,
  * or the watcher failed later). Only then: a working watch is never polled.
  */
 export const EVENTS_POLL_MS = 250;
+
+/**
+ * How long the freeze path waits for cgroup.events to say `frozen 1` before it signals the
+ * tree anyway. A task in uninterruptible sleep (D state: NFS, a stuck disk, FUSE) freezes
+ * only once it returns to user space, which may be never.
+ */
+export const FREEZE_DEADLINE_MS = 3000;
 
 /**
  * What cgroup.events says: `populated 1\nfrozen 0\n`; `gone` once the directory is (the kernel
@@ -135,16 +144,50 @@ export class CgroupTree {
     this.#settle();
   }
 
-  /** Resolves once `done()` holds or the tree is empty; `done` is asked at each cgroup.events change. */
-  #until(done: () => boolean): Promise<void> {
+  /**
+   * Resolves once `done()` holds or the tree is empty, or after `ms` at the latest; `done` is
+   * asked at each cgroup.events change.
+   */
+  #until(done: () => boolean, ms: number): Promise<void> {
     return new Promise((resolve) => {
+      if (this.#empty || done()) return resolve();
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        resolve();
+      }, ms);
       const waiter = () => {
         if (!this.#empty && !done()) return false;
+        clearTimeout(timer);
         resolve();
         return true;
       };
-      if (!waiter()) this.#waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
+  }
+
+  /**
+   * Signals each process in the tree through a pidfd, opened and then checked to be in the
+   * cgroup: a pid reused meanwhile by a process outside it is never hit (the pidfd still names
+   * the process that was checked). Goes over cgroup.procs again until a pass finds no pid it
+   * has not signalled, for a child forked while the freeze took hold (a few passes at most:
+   * nothing runs to fork once it has).
+   */
+  #signalEach(signal: number): void {
+    const signalled = new Set<number>();
+    for (let pass = 0; pass < 8; pass++) {
+      const fresh = this.pids().filter((pid) => !signalled.has(pid));
+      if (fresh.length === 0) return;
+      for (const pid of fresh) {
+        signalled.add(pid);
+        const pidfd = this.#native.pidfdOpen(pid);
+        if (pidfd < 0) continue; // gone already
+        try {
+          if (inCgroup(pid, this.#path)) this.#native.pidfdSignal(pidfd, signal);
+        } finally {
+          closeSync(pidfd);
+        }
+      }
+    }
   }
 
   /** Whether every process of the tree has exited. */
@@ -161,7 +204,10 @@ export class CgroupTree {
    * Signals every process of the tree. SIGKILL goes through cgroup.kill where the kernel has it
    * (5.14+); otherwise the cgroup is frozen (no process can fork or exit meanwhile), each
    * process is signalled through a pidfd opened and then checked to be in the cgroup, so a
-   * reused pid is never hit, and the cgroup is thawed. False when the tree was already empty.
+   * reused pid is never hit, and the cgroup is thawed. When `frozen 1` has not come after
+   * {@link FREEZE_DEADLINE_MS}, the processes are signalled all the same, the freeze still
+   * asked for: a task that has not frozen is in the kernel and freezes on its way out, so none
+   * runs to fork meanwhile. False when the tree was already empty.
    */
   async kill(signal: number): Promise<boolean> {
     if (this.#empty) return false;
@@ -175,17 +221,9 @@ export class CgroupTree {
     try {
       await this.#until(() => {
         const events = readEvents(this.dir);
-        return events !== 'gone' && events?.frozen === true;
-      });
-      for (const pid of this.pids()) {
-        const pidfd = this.#native.pidfdOpen(pid);
-        if (pidfd < 0) continue; // gone already
-        try {
-          if (inCgroup(pid, this.#path)) this.#native.pidfdSignal(pidfd, signal);
-        } finally {
-          closeSync(pidfd);
-        }
-      }
+        return events !== 'gone' && events?.frozen === true && !treeTestHooks.neverFrozen;
+      }, FREEZE_DEADLINE_MS);
+      this.#signalEach(signal);
     } finally {
       if (!this.#empty) {
         try {

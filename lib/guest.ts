@@ -209,7 +209,8 @@ export class Guest extends EventEmitter implements AsyncDisposable {
   /**
    * Signals the guest and every process it started. With a cgroup of its own: SIGKILL through
    * cgroup.kill (Linux 5.14+), other signals (and SIGKILL on older kernels) by freezing the
-   * cgroup, signalling each process through a pidfd and thawing it. For a `detached` guest
+   * cgroup, signalling each process through a pidfd and thawing it (signalling anyway after
+   * 3 s without `frozen 1`, as with a task in uninterruptible sleep). For a `detached` guest
    * without one: its process group, while the guest has not been reaped (its pid, and so the
    * group's id, cannot be reused before that). Resolves false when nothing was left to signal;
    * rejects for a guest that has neither, since its tree cannot be told apart.

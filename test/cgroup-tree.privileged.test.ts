@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { EVENTS_POLL_MS, treeTestHooks } from '../lib/cgroup-tree.js';
+import { EVENTS_POLL_MS, FREEZE_DEADLINE_MS, treeTestHooks } from '../lib/cgroup-tree.js';
 import { spawnGuest, type Guest, type SpawnGuestOptions } from '../lib/index.js';
 import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 
@@ -71,6 +71,7 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
   afterEach(async () => {
     treeTestHooks.withoutCgroupKill = false;
     treeTestHooks.watchFailure = undefined;
+    treeTestHooks.neverFrozen = false;
     for (const guest of started.splice(0)) {
       await guest.killTree().catch(() => false);
       await guest.treeExited;
@@ -108,6 +109,40 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     expect(alive(pids)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   });
+
+  it('a tree that keeps forking cannot escape killTree on the freeze path: nothing is left and the directory is gone', async () => {
+    treeTestHooks.withoutCgroupKill = true;
+    const guest = await spawnGuest('/bin/sh', ['-c', 'while :; do sleep 1 & done'], { user, cgroup: { parent }, stdio: 'ignore' });
+    started.push(guest);
+    const dir = guest.cgroup!;
+    expect(await until(() => procsOf(dir).length > 50)).toBe(true);
+    const seen = procsOf(dir);
+    expect(await guest.killTree()).toBe(true);
+    expect(await settlesWithin(guest.treeExited!, 20_000)).toBe(true);
+    expect(alive(seen)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it(
+    `the freeze path signals anyway when frozen 1 has not come after FREEZE_DEADLINE_MS (${FREEZE_DEADLINE_MS} ms), as with a task in D state`,
+    { timeout: 30_000 },
+    async () => {
+      treeTestHooks.withoutCgroupKill = true;
+      treeTestHooks.neverFrozen = true;
+      const { guest, pids } = await tree();
+      const dir = guest.cgroup!;
+      const start = performance.now();
+      expect(await settlesWithin(guest.killTree('SIGTERM'), FREEZE_DEADLINE_MS + 5000)).toBe(true);
+      expect(performance.now() - start).toBeGreaterThanOrEqual(FREEZE_DEADLINE_MS - 50);
+      // SIGTERM reached each process: only the ignorer and its child stay, thawed.
+      expect(await until(() => procsOf(dir).length === 2)).toBe(true);
+      expect(readFileSync(join(dir, 'cgroup.events'), 'latin1')).toContain('frozen 0');
+      expect(await settlesWithin(guest.killTree(), FREEZE_DEADLINE_MS + 5000)).toBe(true);
+      expect(await settlesWithin(guest.treeExited!, 10_000)).toBe(true);
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(dir)).toBe(false);
+    },
+  );
 
   it.each(['throw', 'error'] as const)(
     'when the watch of cgroup.events fails (fs.watch: %s ENOSPC), treeExited still waits for populated 0, read on a timer',
