@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CgroupTree, cgroupPids, inCgroup } from './cgroup-tree.js';
-import { invalidValue, UnsupportedPlatformError } from './errors.js';
+import { CgroupTree, cgroupPids, cgroupPopulated, inCgroup } from './cgroup-tree.js';
+import { invalidType, invalidValue, UnsupportedPlatformError } from './errors.js';
 import { loadNative } from './native.js';
 import { checkSignal } from './options.js';
 import { checkCgroupDir } from './placement.js';
@@ -23,6 +23,22 @@ export interface GuestCgroup {
   name: string;
   /** The processes in it (and below it) now. */
   pids: number[];
+  /**
+   * Whether cgroup.events says `populated 1`. False for a cgroup whose tree has ended: one
+   * launched with `keep: true` and kept for its counters (memory.events), or one whose tree
+   * ended while no process watched it.
+   */
+  populated: boolean;
+}
+
+/** Options of {@link adoptGuest}. */
+export interface AdoptOptions {
+  /**
+   * Whether to leave the cgroup directory once the tree has exited. Default true: the adopter
+   * cannot tell whether the guest was launched with `keep: true`, so it removes nothing unless
+   * asked. `false` removes it (empty cgroups below it too), as spawnGuest does by default.
+   */
+  keep?: boolean;
 }
 
 /**
@@ -35,7 +51,7 @@ export interface GuestCgroup {
 export class AdoptedGuest implements AsyncDisposable {
   /** The cgroup directory. */
   readonly cgroup: string;
-  /** Settles once every process in the cgroup has exited and the cgroup is removed (unless `keep`). */
+  /** Settles once every process in the cgroup has exited, and the cgroup is removed with `keep: false`. */
   readonly treeExited: Promise<void>;
   #tree: CgroupTree;
   #path: string;
@@ -94,25 +110,33 @@ export class AdoptedGuest implements AsyncDisposable {
 /**
  * Takes over a guest tree launched by an earlier process (a supervisor before its restart) into
  * a cgroup of its own, `cgroup: { parent }`: its processes, `killTree`, `treeExited`. The
- * directory is removed once the tree has exited, unless `keep`. Throws for a path that is not a
- * cgroup v2 directory, or that is the root of the hierarchy.
+ * directory is left once the tree has exited unless `keep: false` is passed: this process cannot
+ * know whether the guest was launched with `keep: true` (its memory.events kept for later), so
+ * it removes nothing unless asked. A supervisor that launches with the default (removed) passes
+ * `{ keep: false }`. Throws for a path that is not a cgroup v2 directory, or that is the root of
+ * the hierarchy.
  */
-export function adoptGuest(cgroupPath: string, options: { keep?: boolean } = {}): AdoptedGuest {
+export function adoptGuest(cgroupPath: string, options: AdoptOptions = {}): AdoptedGuest {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
+  if (options.keep !== undefined && typeof options.keep !== 'boolean') throw invalidType('options.keep', 'a boolean', options.keep);
   const { dir, path } = checkCgroupDir(cgroupPath, 'cgroupPath');
   if (path === '/') throw invalidValue('cgroupPath', "must name a guest's cgroup, not the root of the hierarchy", cgroupPath);
-  return new AdoptedGuest(new CgroupTree(loadNative(), dir, path, options.keep === true), path);
+  return new AdoptedGuest(new CgroupTree(loadNative(), dir, path, options.keep !== false), path);
 }
 
 /**
- * The cgroups directly under `parent`, with the processes in each: the guests a supervisor that
- * gives each guest a cgroup of its own under one parent had running.
+ * The cgroups directly under `parent`, with the processes in each and whether any is left
+ * (`populated`): the guests a supervisor that gives each guest a cgroup of its own under one
+ * parent had running, and the empty cgroups of those that ended (kept, or ended unwatched).
  */
 export function listGuests(parent: string): GuestCgroup[] {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
   const { dir } = checkCgroupDir(parent, 'parent');
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
-    .map((entry) => ({ cgroup: join(dir, entry.name), name: entry.name, pids: cgroupPids(join(dir, entry.name)) }))
+    .map((entry) => {
+      const cgroup = join(dir, entry.name);
+      return { cgroup, name: entry.name, pids: cgroupPids(cgroup), populated: cgroupPopulated(cgroup) };
+    })
     .sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -40,6 +40,12 @@ function readEvents(dir: string): { populated: boolean; frozen: boolean } | 'gon
   }
 }
 
+/** Whether cgroup.events says `populated 1`: a process is in the cgroup or below it. */
+export function cgroupPopulated(dir: string): boolean {
+  const events = readEvents(dir);
+  return events === undefined ? cgroupPids(dir).length > 0 : events !== 'gone' && events.populated;
+}
+
 function watchFailure(): NodeJS.ErrnoException {
   return Object.assign(new Error('ENOSPC: System limit for number of file watchers reached'), { code: 'ENOSPC', errno: -28 });
 }

@@ -7,7 +7,7 @@ export { planGuest, type GuestPlan } from './guest-plan.js';
 export type { UserEntry } from './identity.js';
 export { Guest, type GuestExit } from './guest.js';
 export { GuestTerminal } from './guest-terminal.js';
-export { adoptGuest, listGuests, AdoptedGuest, type GuestProcess, type GuestCgroup } from './adopt-guest.js';
+export { adoptGuest, listGuests, AdoptedGuest, type AdoptOptions, type GuestProcess, type GuestCgroup } from './adopt-guest.js';
 export { CGROUP_LIMIT_FILES, type CgroupLimit, type LimitCheck, type OwnCgroupSpec } from './cgroup-limits.js';
 export type { SpawnTraceMessage, ExitTraceMessage } from './launch-trace.js';
 export { createTap, deleteTap, readTap, TapError, TUN_FLAGS, MAX_TAP_NAME_BYTES, type TapOptions, type TapInfo } from './tap.js';

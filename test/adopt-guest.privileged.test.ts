@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adoptGuest, listGuests } from '../lib/index.js';
+import { adoptGuest, listGuests, spawnGuest } from '../lib/index.js';
 import { ensureCliBuilt } from './support/cli.js';
 import { FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 
@@ -25,7 +25,7 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
   });
   afterAll(async () => {
     for (const guest of listGuests(parent)) {
-      const adopted = adoptGuest(guest.cgroup);
+      const adopted = adoptGuest(guest.cgroup, { keep: false });
       await adopted.killTree();
       await adopted.treeExited;
     }
@@ -41,11 +41,12 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
     const found = listGuests(parent);
     expect(found).toHaveLength(1);
     const [guest] = found as [(typeof found)[number]];
-    expect(guest).toMatchObject({ cgroup: launched.cgroup, name: launched.cgroup.slice(parent.length + 1) });
+    expect(guest).toMatchObject({ cgroup: launched.cgroup, name: launched.cgroup.slice(parent.length + 1), populated: true });
     expect(guest.pids).toContain(launched.pid);
     expect(guest.pids).toHaveLength(3);
 
-    const adopted = adoptGuest(guest.cgroup);
+    // The daemon launched it with the default (removed once its tree has exited): say so.
+    const adopted = adoptGuest(guest.cgroup, { keep: false });
     const processes = await adopted.processes();
     expect(processes.map((p) => p.pid).sort()).toEqual([...guest.pids].sort());
     for (const { credentials } of processes) expect(credentials.uid.real).toBe(uidOf(user));
@@ -57,6 +58,23 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
     // What the tree said stays with the supervisor: its log file.
     expect(readFileSync(log, 'utf8')).toBe('started\n');
     expect(listGuests(parent)).toEqual([]);
+  });
+
+  it('a kept empty cgroup is listed as not populated, and adopting it leaves it unless keep: false', async () => {
+    const name = `kept-${process.pid}`;
+    const kept = join(parent, name);
+    const guest = await spawnGuest('/bin/true', [], { user, cgroup: { parent, name, keep: true }, stdio: 'ignore' });
+    await guest.treeExited;
+    expect(listGuests(parent)).toEqual([{ cgroup: kept, name, pids: [], populated: false }]);
+    await adoptGuest(kept).treeExited;
+    expect(existsSync(join(kept, 'cgroup.events'))).toBe(true);
+    await adoptGuest(kept, { keep: true }).treeExited;
+    expect(existsSync(kept)).toBe(true);
+    await adoptGuest(kept, { keep: false }).treeExited;
+    expect(existsSync(kept)).toBe(false);
+    expect(() => adoptGuest(parent, { keep: 'no' as unknown as boolean })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', option: 'options.keep' }),
+    );
   });
 
   it('refuses a path that is not a cgroup v2 directory, and the root of the hierarchy', () => {
