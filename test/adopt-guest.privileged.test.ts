@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adoptGuest, listGuests, spawnGuest } from '../lib/index.js';
-import { ensureCliBuilt } from './support/cli.js';
-import { FIXTURE_USERS, isRoot, notRootReason, uidOf } from './support/fixtures.js';
+import { ensureCliBuilt, statusLine } from './support/cli.js';
+import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, uidOf } from './support/fixtures.js';
 
 const user = FIXTURE_USERS.guest.name;
 const unified = '/sys/fs/cgroup/unified';
 const cgroupRoot = existsSync(join(unified, 'cgroup.procs')) ? unified : '/sys/fs/cgroup';
 const daemon = new URL('./support/adopt-daemon.mjs', import.meta.url).pathname;
+/** What the launching daemon asks for besides the user: none of it is the user's default. */
+const asked = { primaryGroup: FIXTURE_GROUPS.net, supplementaryGroups: [FIXTURE_GROUPS.net, FIXTURE_GROUPS.other], caps: ['net_admin'] };
 
 describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootReason}; creates cgroups)`, () => {
   const parent = join(cgroupRoot, `capspawn-test-adopt-${process.pid}`);
@@ -35,7 +37,9 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
 
   it('a daemon launches a detached guest tree and exits; the next lists it, adopts it, sees its credentials, kills it and sees treeExited', async () => {
     const log = join(dir, 'guest.log');
-    const { stdout } = await promisify(execFile)(process.execPath, [daemon, user, parent, log], { encoding: 'utf8' });
+    const { stdout } = await promisify(execFile)(process.execPath, [daemon, user, parent, log, JSON.stringify(asked)], {
+      encoding: 'utf8',
+    });
     const launched = JSON.parse(stdout) as { pid: number; cgroup: string };
 
     const found = listGuests(parent);
@@ -49,7 +53,45 @@ describe.runIf(isRoot)(`guests found again after the daemon restarts (${notRootR
     const adopted = adoptGuest(guest.cgroup, { keep: false });
     const processes = await adopted.processes();
     expect(processes.map((p) => p.pid).sort()).toEqual([...guest.pids].sort());
-    for (const { credentials } of processes) expect(credentials.uid.real).toBe(uidOf(user));
+    // Each process as the kernel shows it, read here from /proc/<pid>/status (not through the
+    // library's reader), against what the daemon asked for; processes() must say the same.
+    const uid = String(uidOf(user));
+    const gid = String(gidOf(FIXTURE_GROUPS.net));
+    const groups = asked.supplementaryGroups
+      .map(gidOf)
+      .sort((a, b) => a - b)
+      .join(' ');
+    const netAdmin = '0000000000001000';
+    for (const { pid, credentials } of processes) {
+      const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+      const line = (key: string) => statusLine(status, key);
+      expect({
+        pid,
+        Uid: line('Uid'),
+        Gid: line('Gid'),
+        Groups: line('Groups'),
+        CapInh: line('CapInh'),
+        CapPrm: line('CapPrm'),
+        CapEff: line('CapEff'),
+        CapAmb: line('CapAmb'),
+      }).toEqual({
+        pid,
+        Uid: [uid, uid, uid, uid].join('\t'),
+        Gid: [gid, gid, gid, gid].join('\t'),
+        Groups: groups,
+        CapInh: netAdmin,
+        CapPrm: netAdmin,
+        CapEff: netAdmin,
+        CapAmb: netAdmin,
+      });
+      const { uid: u, gid: g, capabilities: c } = credentials;
+      expect({
+        uid: [u.real, u.effective, u.saved, u.filesystem].join('\t'),
+        gid: [g.real, g.effective, g.saved, g.filesystem].join('\t'),
+        groups: credentials.groups.join(' '),
+        caps: [c.inheritable.hex, c.permitted.hex, c.effective.hex, c.ambient.hex],
+      }).toEqual({ uid: line('Uid'), gid: line('Gid'), groups: line('Groups'), caps: [netAdmin, netAdmin, netAdmin, netAdmin] });
+    }
 
     expect(await adopted.killTree()).toBe(true);
     await adopted.treeExited;
