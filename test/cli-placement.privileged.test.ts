@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
-import { ensureCliBuilt, runCli } from './support/cli.js';
+import { ensureCliBuilt, runCli, scratchDir, startCli } from './support/cli.js';
 
 const user = FIXTURE_USERS.guest.name;
 const cgroupRoot = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
@@ -88,6 +88,80 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
       nice: 4,
     });
     expect(childrenOf()).toEqual([]);
+  });
+
+  /** The cgroups under the parent: those capspawn made for a guest. */
+  const ownCgroups = () =>
+    readdirSync(cgroup, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => join(cgroup, e.name));
+  const procsOf = (dir: string) => readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
+  /** Live (not zombie) processes among `pids`. */
+  const alive = (pids: readonly number[]) =>
+    pids.filter((pid) => {
+      try {
+        return !/^\S+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+      } catch {
+        return false;
+      }
+    });
+  /** A config whose guest gets a cgroup of its own under the parent. */
+  function ownCgroupConfig(): string {
+    const config = join(scratchDir(), 'guest.json');
+    writeFileSync(config, JSON.stringify({ user, cgroup: { parent: cgroup } }));
+    return config;
+  }
+  /** Ends what a failed run left behind, so the next tests and afterAll find the parent empty. */
+  async function clearOwnCgroups(): Promise<void> {
+    for (const dir of ownCgroups()) {
+      writeFileSync(join(dir, 'cgroup.kill'), '1');
+      while (procsOf(dir).length > 0) await new Promise((r) => setTimeout(r, 20));
+      rmdirSync(dir);
+    }
+  }
+
+  it('with a cgroup of its own, run passes SIGTERM to the whole tree and exits once it has gone, its directory too', async () => {
+    // The background child does not hold capspawn's stdout: only the tree keeps capspawn running.
+    const run = startCli(['--config', ownCgroupConfig(), '--', 'sh', '-c', 'sleep 300 >/dev/null 2>&1 & echo ready; exec sleep 300']);
+    try {
+      await run.printed('ready');
+      const [own] = ownCgroups();
+      expect(own).toBeDefined();
+      for (let i = 0; procsOf(own!).length < 2 && i < 250; i++) await new Promise((r) => setTimeout(r, 20));
+      const pids = procsOf(own!);
+      expect(pids).toHaveLength(2);
+      run.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
+      const ended = await Promise.race([run.result, late]);
+      clearTimeout(timer);
+      expect(ended?.status).toBe(143);
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(own!)).toBe(false);
+    } finally {
+      run.child.kill('SIGKILL');
+      await clearOwnCgroups();
+    }
+  });
+
+  it("with a cgroup of its own, run exits once what PROGRAM left running has exited, with PROGRAM's status", async () => {
+    const dir = scratchDir(0o777);
+    try {
+      const out = await runCli([
+        '--config',
+        ownCgroupConfig(),
+        '--',
+        'sh',
+        '-c',
+        `(sleep 1; echo late > ${dir}/late) >/dev/null 2>&1 & exit 3`,
+      ]);
+      expect(out.status).toBe(3);
+      expect(readFileSync(join(dir, 'late'), 'utf8')).toBe('late\n');
+      expect(ownCgroups()).toEqual([]);
+    } finally {
+      await clearOwnCgroups();
+      rmSync(dir, { recursive: true });
+    }
   });
 
   it("explains and checks a cgroup of the guest's own from a config file, making nothing", async () => {

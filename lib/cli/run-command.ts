@@ -49,6 +49,18 @@ function logFilesOrInherit(stdio: SpawnGuestOptions['stdio']): StdioSpec[] {
   });
 }
 
+/**
+ * Passes a signal on: to every process of the guest's tree when it has a cgroup of its own (the
+ * first process alone, through its pidfd, should the tree not be signalled), else to the guest.
+ */
+function passOn(guest: Guest, signal: NodeJS.Signals): void {
+  if (guest.treeExited === null) {
+    guest.kill(signal);
+    return;
+  }
+  guest.killTree(signal).catch(() => guest.kill(signal));
+}
+
 /** The caller's window size, [cols, rows], from its terminal on stdin; undefined if unknown. */
 function callerWindowSize(): [number, number] | undefined {
   const size = loadNative().getWindowSize(0);
@@ -109,14 +121,18 @@ async function runGuest({ profile, program, values }: Parameters<GuestCommand['e
   // once it runs, instead of killing capspawn and leaving the guest behind.
   let guest: Guest | undefined;
   const pending: NodeJS.Signals[] = [];
-  const forward = (signal: NodeJS.Signals) => (guest ? guest.kill(signal) : pending.push(signal));
+  const forward = (signal: NodeJS.Signals) => (guest ? passOn(guest, signal) : pending.push(signal));
   for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
   try {
     const [file, ...args] = program;
     if (file === undefined) throw new UsageError('no program given');
     guest = await withOptionSources(profile, () => spawnGuest(file, args, options));
-    for (const signal of pending) guest.kill(signal);
-    return exitStatusOf(await (usePty ? relayTerminal(guest) : guest.exited));
+    for (const signal of pending) passOn(guest, signal);
+    const exit = await (usePty ? relayTerminal(guest) : guest.exited);
+    // A cgroup of its own is the guest: capspawn returns once the whole tree has exited (and its
+    // directory is removed), not when the first process has, leaving the rest running.
+    await guest.treeExited;
+    return exitStatusOf(exit);
   } finally {
     for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
   }
