@@ -309,18 +309,44 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
   });
 
-  it('names a controller the parent lacks, and how to get it, before creating anything', async () => {
-    const controllers = readFileSync(join(parent, 'cgroup.controllers'), 'latin1');
-    if (controllers.includes('pids')) return; // a pure cgroup v2 host: the VM test covers this case
+  it('names a controller the parent does not enable for its children, and how to enable it, before creating anything', async () => {
+    // The parent was just made: its cgroup.subtree_control is empty on every host. Whether it has
+    // pids at all depends on the host (a pure cgroup v2 root offers it; a hybrid one cannot).
+    const has = readFileSync(join(parent, 'cgroup.controllers'), 'latin1').split(/\s+/).includes('pids');
+    expect(readFileSync(join(parent, 'cgroup.subtree_control'), 'latin1').trim()).toBe('');
     await expect(
       spawnGuest('/bin/true', [], { user, cgroup: { parent, limits: { 'pids.max': 16 } }, stdio: 'ignore' }),
     ).rejects.toMatchObject({
       name: 'RangeError',
       code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER',
       option: 'cgroup.limits.pids.max',
-      message: expect.stringMatching(/pids controller.*cgroup_no_v1=pids/s),
+      message: has
+        ? expect.stringMatching(/pids controller, which \S+ does not enable for its children: echo \+pids > /)
+        : expect.stringMatching(/pids controller, which \S+ does not have.*cgroup_no_v1=pids/s),
     });
     expect(readdirSync(parent, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  });
+
+  it('names a controller the parent lacks, and how to get it, before creating anything: on every host', async () => {
+    // A cgroup below the new parent has only what the parent enables for it: nothing.
+    const bare = join(parent, `no-controllers-${process.pid}`);
+    mkdirSync(bare);
+    try {
+      expect(readFileSync(join(bare, 'cgroup.controllers'), 'latin1').trim()).toBe('');
+      await expect(
+        spawnGuest('/bin/true', [], { user, cgroup: { parent: bare, limits: { 'pids.max': 16 } }, stdio: 'ignore' }),
+      ).rejects.toMatchObject({
+        name: 'RangeError',
+        code: 'ERR_CAPSPAWN_CGROUP_CONTROLLER',
+        option: 'cgroup.limits.pids.max',
+        message: expect.stringMatching(
+          new RegExp(`pids controller, which ${bare} does not have \\(its cgroup.controllers: none\\).*cgroup_no_v1=pids`, 's'),
+        ),
+      });
+      expect(readdirSync(bare, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+    } finally {
+      rmdirSync(bare);
+    }
   });
 
   it('killTree of a guest without a cgroup of its own or a session is a clear error; a detached one signals its process group', async () => {
