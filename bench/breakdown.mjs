@@ -7,7 +7,6 @@
 // does not export.
 import { statSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { capLastCap } from '../dist/capabilities.js';
 import { Guest } from '../dist/guest.js';
 import { buildLaunchPlan } from '../dist/launch-plan.js';
 import { prepareGuest } from '../dist/prepared-guest.js';
@@ -19,7 +18,7 @@ const o = scenarioOptions({ warmup: 20, iterations: 300 });
 const { user, group, cap } = TARGET;
 const options = { user, primaryGroup: group, supplementaryGroups: [group], caps: [cap], stdio: 'ignore' };
 const prepared = await prepareGuest('/bin/true', [], options);
-const plan = buildLaunchPlan(prepared.options, prepared.identity, prepared.environment, prepared.candidates, capLastCap());
+const plan = buildLaunchPlan(prepared.options, prepared.identity, prepared.environment, prepared.candidates, prepared.facts);
 
 async function launchOnly() {
   const answer = await prepared.native.launch(plan);

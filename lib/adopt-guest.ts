@@ -5,7 +5,7 @@ import { invalidType, invalidValue, UnsupportedPlatformError } from './errors.js
 import { loadNative } from './native.js';
 import { checkSignal } from './options.js';
 import { checkCgroupDir } from './placement.js';
-import { readProcStatus, type ProcStatus } from './procfs.js';
+import { readOwnMounts, readProcStatus, type ProcStatus } from './procfs.js';
 
 /** One process of an adopted guest tree, with its credentials as the kernel shows them. */
 export interface GuestProcess {
@@ -119,7 +119,7 @@ export class AdoptedGuest implements AsyncDisposable {
 export function adoptGuest(cgroupPath: string, options: AdoptOptions = {}): AdoptedGuest {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
   if (options.keep !== undefined && typeof options.keep !== 'boolean') throw invalidType('options.keep', 'a boolean', options.keep);
-  const { dir, path } = checkCgroupDir(cgroupPath, 'cgroupPath');
+  const { dir, path } = checkCgroupDir(cgroupPath, 'cgroupPath', readOwnMounts());
   if (path === '/') throw invalidValue('cgroupPath', "must name a guest's cgroup, not the root of the hierarchy", cgroupPath);
   return new AdoptedGuest(new CgroupTree(loadNative(), dir, path, options.keep !== false), path);
 }
@@ -131,7 +131,7 @@ export function adoptGuest(cgroupPath: string, options: AdoptOptions = {}): Adop
  */
 export function listGuests(parent: string): GuestCgroup[] {
   if (process.platform !== 'linux') throw new UnsupportedPlatformError(process.platform);
-  const { dir } = checkCgroupDir(parent, 'parent');
+  const { dir } = checkCgroupDir(parent, 'parent', readOwnMounts());
   return readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => {

@@ -237,9 +237,9 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
 }
 
 /**
- * Turns a system error met while the options were checked (reading /proc/self/limits for
- * `rlimits`, /proc/self/mountinfo for `cgroup`, ...) into the error spawnGuest rejects with, at
- * step `resolve`: a daemon out of file descriptors gets a SpawnGuestError there, as it does at
+ * Turns a system error met while reading the host facts (/proc/self/limits for `rlimits`,
+ * /proc/self/mountinfo for `cgroup`, ...) into the error spawnGuest rejects with, at step
+ * `resolve`: a daemon out of file descriptors gets a SpawnGuestError there, as it does at
  * every later parent step. Anything else is returned as it is.
  */
 export function preparationFailure(error: unknown, spawnargs: readonly string[]): unknown {

@@ -1,4 +1,5 @@
 import { OptionRangeError } from './errors.js';
+import type { HostFacts } from './host-facts.js';
 import type { Identity } from './identity.js';
 import type { NormalizedOptions, StdioSlotPlan } from './options.js';
 import { readOwnLimits, RLIM_INFINITY, RLIMIT_RESOURCES } from './procfs.js';
@@ -126,7 +127,7 @@ export function stdioPairs(stdio: readonly StdioSlotPlan[]): Int32Array {
   return pairs;
 }
 
-function checkArgumentSizes(argv: readonly string[], env: readonly string[], file: string): void {
+function checkArgumentSizes(argv: readonly string[], env: readonly string[], file: string, limit: number): void {
   let total = Buffer.byteLength(file) + 1 + 8 * (argv.length + env.length + 2);
   const check = (s: string, option: string) => {
     const bytes = Buffer.byteLength(s) + 1;
@@ -141,7 +142,6 @@ function checkArgumentSizes(argv: readonly string[], env: readonly string[], fil
   };
   argv.forEach((a, i) => check(a, i === 0 ? 'argv0' : `args[${i - 1}]`));
   env.forEach((e) => check(e, `env.${e.slice(0, e.indexOf('='))}`));
-  const limit = argumentSpaceLimit();
   if (total > limit) {
     throw new OptionRangeError(
       'ERR_CAPSPAWN_E2BIG',
@@ -156,11 +156,11 @@ export function buildLaunchPlan(
   identity: Identity,
   environment: ReadonlyMap<string, string>,
   candidates: readonly string[],
-  capLastCap: number,
+  facts: Pick<HostFacts, 'capLastCap' | 'argumentSpace'>,
 ): LaunchPlan {
   const argv = [options.argv0, ...options.args];
   const env = [...environment].map(([name, value]) => `${name}=${value}`);
-  checkArgumentSizes(argv, env, candidates[0] ?? options.file);
+  checkArgumentSizes(argv, env, candidates[0] ?? options.file, facts.argumentSpace);
   const caps = new Uint32Array(2);
   for (const cap of options.caps) {
     const word = caps[cap >> 5];
@@ -175,7 +175,7 @@ export function buildLaunchPlan(
     gid: identity.gid,
     groups: Uint32Array.from(identity.groups),
     caps,
-    capLastCap,
+    capLastCap: facts.capLastCap,
     limitBoundingSet: options.limitBoundingSet,
     // Without SECBIT_NOROOT, execve hands uid 0 the whole bounding set again (guestSecurebits).
     noRoot: identity.uid === 0,

@@ -2,13 +2,17 @@ import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { parseCapability, type CapabilitySpec } from './capabilities.js';
 import { checkEnvOption, checkPassEnvOption } from './environment.js';
+import type { HostFacts } from './host-facts.js';
 import {
   checkCgroup,
   checkNetns,
+  checkNetnsPath,
   checkNice,
   checkOomScoreAdj,
   checkRlimits,
+  placeCgroup,
   type CgroupPlacement,
+  type CgroupRequest,
   type ResolvedRlimit,
   type RlimitName,
   type RlimitValue,
@@ -160,7 +164,7 @@ export interface StdioSlotPlan {
   file?: { path: string; append: boolean; mode: number };
 }
 
-/** The options after type and range checks, before any lookup. */
+/** The options after every check and before any lookup: type, range, host facts and the paths they name. */
 export interface NormalizedOptions {
   file: string;
   args: string[];
@@ -193,6 +197,11 @@ export interface NormalizedOptions {
   netns: string | number | undefined;
   oomScoreAdj: number | undefined;
   nice: number | undefined;
+}
+
+/** The options after the pure checks (normalizeOptions), before the paths in `cgroup` and `netns` are looked at. */
+export interface CheckedOptions extends Omit<NormalizedOptions, 'cgroup'> {
+  cgroup: CgroupRequest | undefined;
 }
 
 /** Every option spawnGuest takes; any other key is refused. */
@@ -372,8 +381,12 @@ function checkStdioFile(spec: Record<string, unknown>, slot: number): { path: st
   return { path, append, mode };
 }
 
-/** Checks and normalises every option; looks nothing up and spawns nothing. */
-export function normalizeOptions(file: unknown, args: unknown, options: unknown): NormalizedOptions {
+/**
+ * Checks and normalises every option against the host facts: a pure function, it reads no
+ * file, looks nothing up and spawns nothing. The paths it was given are looked at after it,
+ * by {@link checkOptionPaths}.
+ */
+export function normalizeOptions(file: unknown, args: unknown, options: unknown, facts: HostFacts): CheckedOptions {
   const program = checkString(file, 'file', { allowEmpty: false });
   if (args !== undefined && !Array.isArray(args)) throw invalidType('args', 'an array of strings', args);
   const argList = ((args as unknown[] | undefined) ?? []).map((arg, i) => checkString(arg, `args[${i}]`));
@@ -402,7 +415,7 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
   let caps: number[] = [];
   if (o.caps !== undefined) {
     if (!Array.isArray(o.caps)) throw invalidType('caps', 'an array of capabilities', o.caps);
-    caps = [...new Set(o.caps.map((spec: unknown, i) => parseCapability(spec, `caps[${i}]`)))].sort((a, b) => a - b);
+    caps = [...new Set(o.caps.map((spec: unknown, i) => parseCapability(spec, `caps[${i}]`, facts.capLastCap)))].sort((a, b) => a - b);
   }
 
   const argv0 = o.argv0 === undefined ? program : checkString(o.argv0, 'argv0', { allowEmpty: false });
@@ -466,9 +479,24 @@ export function normalizeOptions(file: unknown, args: unknown, options: unknown)
     allowRoot: checkBoolean(o.allowRoot, 'allowRoot'),
     allowPrivilegedPrograms: checkBoolean(o.allowPrivilegedPrograms, 'allowPrivilegedPrograms'),
     cgroup: checkCgroup(o.cgroup),
-    rlimits: checkRlimits(o.rlimits),
+    rlimits: checkRlimits(o.rlimits, facts.own),
     netns: checkNetns(o.netns),
     oomScoreAdj: checkOomScoreAdj(o.oomScoreAdj),
     nice: checkNice(o.nice),
   };
+}
+
+/**
+ * The checks of what the paths in the options name, after the pure ones: `cgroup` is an
+ * existing cgroup v2 directory (placed among the host's cgroup2 mounts), a `netns` path is a
+ * namespace file. They stat the paths given, with the typed errors of those options.
+ */
+export function checkOptionPaths(options: CheckedOptions, facts: HostFacts): NormalizedOptions {
+  let cgroup: NormalizedOptions['cgroup'];
+  if (options.cgroup !== undefined) {
+    if (facts.cgroup2Mounts === undefined) throw new Error("checkOptionPaths: the host facts lack this process's cgroup2 mounts");
+    cgroup = placeCgroup(options.cgroup, facts.cgroup2Mounts);
+  }
+  checkNetnsPath(options.netns);
+  return { ...options, cgroup };
 }

@@ -22,13 +22,13 @@ export interface OwnCgroup {
   keep: boolean;
 }
 
+/** `cgroup: { parent, ... }` after the pure checks, before the parent directory is looked at. */
+export type OwnCgroupSpecChecked = Omit<OwnCgroupRequest, 'parentPath'>;
+
 const OWN_CGROUP_KEYS = new Set(['parent', 'name', 'limits', 'keep']);
 
-/**
- * Checks the object form of `cgroup`; `parentPath` is what the string form's check found for
- * the parent (an existing cgroup v2 directory). Pure apart from that.
- */
-export function checkOwnCgroup(value: object, checkParent: (dir: unknown) => { dir: string; path: string }): OwnCgroupRequest {
+/** Checks the object form of `cgroup`, the parent with `checkParent` (a path). Pure. */
+export function checkOwnCgroup(value: object, checkParent: (dir: unknown) => string): OwnCgroupSpecChecked {
   const o = value as Record<string, unknown>;
   for (const key of Object.keys(o)) {
     if (!OWN_CGROUP_KEYS.has(key)) throw invalidValue(`cgroup.${key}`, 'is not a key of cgroup (parent, name, limits, keep)', o[key]);
@@ -36,8 +36,7 @@ export function checkOwnCgroup(value: object, checkParent: (dir: unknown) => { d
   if (o.keep !== undefined && typeof o.keep !== 'boolean') throw invalidType('cgroup.keep', 'a boolean', o.keep);
   const name = checkCgroupName(o.name);
   const limits = checkCgroupLimits(o.limits);
-  const parent = checkParent(o.parent);
-  return { parent: parent.dir, parentPath: parent.path, name, limits, keep: o.keep === true };
+  return { parent: checkParent(o.parent), name, limits, keep: o.keep === true };
 }
 
 /** The controllers a cgroup offers its children (cgroup.subtree_control) and has (cgroup.controllers). */

@@ -1,9 +1,10 @@
 import { constants as osConstants } from 'node:os';
 import { buildEnvironment } from './environment.js';
 import { resolveIdentity, type Identity } from './identity.js';
-import { launchFailure, preparationFailure, type LaunchContext } from './launch-error.js';
+import { hostFactsNeeded, readHostFacts, type HostFacts } from './host-facts.js';
+import { launchFailure, type LaunchContext } from './launch-error.js';
 import { loadNative, type NativeAddon } from './native.js';
-import { normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
+import { checkOptionPaths, normalizeOptions, type NormalizedOptions, type SpawnGuestOptions } from './options.js';
 import { RLIMIT_RESOURCES } from './placement.js';
 import { daemonWorkingDirectory, programCandidates } from './program.js';
 
@@ -11,6 +12,8 @@ import { daemonWorkingDirectory, programCandidates } from './program.js';
 export interface PreparedGuest {
   native: NativeAddon;
   options: NormalizedOptions;
+  /** What the options were checked against, and the launch plan is built with. */
+  facts: HostFacts;
   identity: Identity;
   environment: Map<string, string>;
   candidates: string[];
@@ -28,21 +31,18 @@ export function splitArguments(
     : [undefined, argsOrOptions as SpawnGuestOptions | undefined];
 }
 
-/** Checks the options, resolves names through NSS and decides environment and program paths. */
+/**
+ * Reads the host facts, checks the options against them (pure), then the paths they name,
+ * resolves names through NSS and decides environment and program paths.
+ */
 export async function prepareGuest(file: unknown, args: unknown, rawOptions: unknown): Promise<PreparedGuest> {
-  let spawnargs: string[] | undefined;
-  let options: NormalizedOptions;
-  let identity: Identity;
-  let native: NativeAddon;
-  try {
-    options = normalizeOptions(file, args, rawOptions);
-    spawnargs = [options.argv0, ...options.args];
-    native = loadNative();
-    identity = await resolveIdentity(options, (request) => native.resolve(request), spawnargs);
-  } catch (error) {
-    // A system error comes only after file and args were checked, so they are strings then.
-    throw preparationFailure(error, spawnargs ?? ([file, ...(Array.isArray(args) ? (args as unknown[]) : [])] as string[]));
-  }
+  // The options are not checked yet: an error reading the facts shows them as given.
+  const given = [file, ...(Array.isArray(args) ? (args as unknown[]) : [])] as string[];
+  const facts = readHostFacts(hostFactsNeeded(rawOptions), given);
+  const options = checkOptionPaths(normalizeOptions(file, args, rawOptions, facts), facts);
+  const spawnargs = [options.argv0, ...options.args];
+  const native = loadNative();
+  const identity = await resolveIdentity(options, (request) => native.resolve(request), spawnargs, facts.ngroupsMax);
   const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv });
   const guestPath = environment.get('PATH');
   const candidates = programCandidates(
@@ -62,7 +62,7 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
     cgroupProcs: options.cgroup && 'procs' in options.cgroup ? options.cgroup.procs : undefined,
     nofile: options.rlimits.find((r) => r.resource === RLIMIT_RESOURCES.nofile)?.soft,
   };
-  return { native, options, identity, environment, candidates, context };
+  return { native, options, facts, identity, environment, candidates, context };
 }
 
 /**

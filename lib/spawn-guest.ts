@@ -1,26 +1,24 @@
-import { capLastCap } from './capabilities.js';
 import { SpawnGuestError, UnsupportedPlatformError } from './errors.js';
 import { Guest } from './guest.js';
-import { ngroupsMax } from './identity.js';
+import { readHostFacts } from './host-facts.js';
 import { launchFailure } from './launch-error.js';
 import { loadNative, type LaunchAnswer } from './native.js';
 import { createOwnCgroup, removeCgroup, type OwnCgroup } from './own-cgroup.js';
 import { openStdioFiles, type OpenedStdio } from './stdio-files.js';
 import { traceEnd, traceError, traceStart } from './launch-trace.js';
 import type { SpawnGuestOptions } from './options.js';
-import { argumentSpaceLimit, buildLaunchPlan, stdioPairs } from './launch-plan.js';
+import { buildLaunchPlan, stdioPairs } from './launch-plan.js';
 import { prepareGuest, requireProgram, splitArguments } from './prepared-guest.js';
 
-// What a launch reads once (the addon, the kernel's limits) is read at import, while the
+// What a launch reads once (the addon, the kernel's host facts) is read at import, while the
 // daemon still has descriptors to spare: a first launch made with every fd in use then fails
-// with a typed EMFILE at the user lookup, not with a binary that cannot be loaded. A failure
-// here is not thrown: the first call does the same again and reports it.
+// with a typed EMFILE at the user lookup, not with a binary that cannot be loaded (dlopen's
+// error carries no errno). A failure here is not thrown: the first launch reads again, and
+// readHostFacts reports it as a typed error.
 if (process.platform === 'linux') {
   try {
     loadNative();
-    capLastCap();
-    ngroupsMax();
-    argumentSpaceLimit();
+    readHostFacts({ ownLimits: false, cgroup2Mounts: false }, []);
   } catch {}
 }
 
@@ -60,7 +58,7 @@ export async function spawnGuest(
     const signal = (rawOptions as { signal?: unknown } | undefined)?.signal;
     if (signal instanceof AbortSignal && signal.aborted) throw abortError(signal);
     const prepared = await prepareGuest(file, args, rawOptions);
-    const { native, options, identity, environment, candidates, context } = prepared;
+    const { native, options, facts, identity, environment, candidates, context } = prepared;
     const trace = traceStart(options, identity, environment, context.spawnargs);
     let files: OpenedStdio | undefined;
     let own: OwnCgroup | undefined;
@@ -68,7 +66,7 @@ export async function spawnGuest(
     try {
       requireProgram(prepared);
       // Log files last: the checks and the cgroup fail before a log is created or truncated.
-      const plan = buildLaunchPlan(options, identity, environment, candidates, capLastCap());
+      const plan = buildLaunchPlan(options, identity, environment, candidates, facts);
       if (options.cgroup && 'parent' in options.cgroup) {
         own = createOwnCgroup(options.cgroup, context.spawnargs);
         plan.cgroup = own;

@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { normalizeOptions } from '../lib/options.js';
+import { checkOptionPaths, normalizeOptions } from '../lib/options.js';
 import { buildLaunchPlan, guestSecurebits, MAX_ARG_STRLEN, nulBlock, STDIO_KINDS } from '../lib/launch-plan.js';
+import { fakeHostFacts } from './support/host-facts.js';
 
 const identity = { uid: 1000, gid: 990, groups: [104, 990], user: null };
+const facts = fakeHostFacts;
+const checked = (args: string[], options: object) => checkOptionPaths(normalizeOptions('/bin/true', args, options, facts), facts);
 const plan = (options: object, env = new Map([['PATH', '/usr/bin']]), args: string[] = []) =>
-  buildLaunchPlan(normalizeOptions('/bin/true', args, { user: 1000, ...options }), identity, env, ['/bin/true'], 40);
+  buildLaunchPlan(checked(args, { user: 1000, ...options }), identity, env, ['/bin/true'], facts);
 
 describe('buildLaunchPlan', () => {
   it('joins strings as C strings', () => {
@@ -22,13 +25,7 @@ describe('buildLaunchPlan', () => {
   });
 
   it('sets SECBIT_NOROOT for a uid 0 target, so execve gives it only the asked capabilities', () => {
-    const p = buildLaunchPlan(
-      normalizeOptions('/bin/true', [], { user: 0, allowRoot: true }),
-      { ...identity, uid: 0 },
-      new Map(),
-      ['/bin/true'],
-      40,
-    );
+    const p = buildLaunchPlan(checked([], { user: 0, allowRoot: true }), { ...identity, uid: 0 }, new Map(), ['/bin/true'], facts);
     expect(p.noRoot).toBe(true);
   });
 

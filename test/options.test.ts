@@ -1,10 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_ID, normalizeOptions } from '../lib/options.js';
+import { checkOptionPaths, MAX_ID, normalizeOptions } from '../lib/options.js';
+import { RLIM_INFINITY } from '../lib/procfs.js';
+import { fakeHostFacts, fakeHostFactsWithSysResource } from './support/host-facts.js';
 
 const base = { user: 'justin' };
-const normalize = (options: object, file: unknown = '/bin/true', args: unknown = []) => normalizeOptions(file, args, options);
+const normalize = (options: object, file: unknown = '/bin/true', args: unknown = []) =>
+  normalizeOptions(file, args, options, fakeHostFacts);
 const fails = (options: object, expected: Record<string, unknown>, file: unknown = '/bin/true', args: unknown = []) =>
-  expect(() => normalizeOptions(file, args, options)).toThrow(expect.objectContaining(expected));
+  expect(() => normalizeOptions(file, args, options, fakeHostFacts)).toThrow(expect.objectContaining(expected));
 
 describe('normalizeOptions', () => {
   it('fills the defaults: pipes, no caps, SIGTERM, no root', () => {
@@ -179,8 +182,63 @@ describe('normalizeOptions', () => {
   });
 
   it('refuses a missing options object', () => {
-    expect(() => normalizeOptions('/bin/true', [], undefined)).toThrow(
+    expect(() => normalizeOptions('/bin/true', [], undefined, fakeHostFacts)).toThrow(
       expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE', option: 'options' }),
     );
+  });
+});
+
+describe('normalizeOptions against host facts', () => {
+  it("refuses a hard limit above this process's own, from the facts alone, without CAP_SYS_RESOURCE", () => {
+    fails(
+      { ...base, rlimits: { nofile: [1024, 1_048_576] } },
+      {
+        code: 'ERR_CAPSPAWN_RLIMIT_ABOVE_HARD',
+        option: 'rlimits.nofile',
+        message: 'The "rlimits.nofile" hard limit 1048576 is above this process\'s own (524288), and raising it needs CAP_SYS_RESOURCE',
+      },
+    );
+    expect(normalize({ ...base, rlimits: { nofile: [1024, 524_288], core: 'unlimited' } }).rlimits).toEqual([
+      { resource: 7, soft: 1024n, hard: 524_288n },
+      { resource: 4, soft: RLIM_INFINITY, hard: RLIM_INFINITY },
+    ]);
+  });
+
+  it('lets a process holding CAP_SYS_RESOURCE raise a hard limit', () => {
+    const options = normalizeOptions('/bin/true', [], { ...base, rlimits: { nofile: 'unlimited' } }, fakeHostFactsWithSysResource);
+    expect(options.rlimits).toEqual([{ resource: 7, soft: RLIM_INFINITY, hard: RLIM_INFINITY }]);
+  });
+
+  it('takes the highest capability from the facts: cap_last_cap 39 has no checkpoint_restore', () => {
+    expect(normalize({ ...base, caps: ['checkpoint_restore', 40] }).caps).toEqual([40]);
+    const older = { ...fakeHostFacts, capLastCap: 39 };
+    for (const spec of ['checkpoint_restore', 40]) {
+      expect(() => normalizeOptions('/bin/true', [], { ...base, caps: [spec] }, older)).toThrow(
+        expect.objectContaining({ code: 'ERR_OUT_OF_RANGE', option: 'caps[0]' }),
+      );
+    }
+  });
+
+  it('leaves the paths in cgroup and netns to checkOptionPaths', () => {
+    const checked = normalize({ ...base, cgroup: '/nonexistent/capspawn', netns: '/nonexistent/netns' });
+    expect(checked).toMatchObject({ cgroup: { join: '/nonexistent/capspawn' }, netns: '/nonexistent/netns' });
+    expect(normalize({ ...base, cgroup: { parent: '/nonexistent/capspawn', name: 'vm' } }).cgroup).toEqual({
+      parent: '/nonexistent/capspawn',
+      name: 'vm',
+      limits: [],
+      keep: false,
+    });
+    expect(() => checkOptionPaths(checked, fakeHostFacts)).toThrow(
+      expect.objectContaining({ code: 'ERR_CAPSPAWN_NOT_CGROUP2', option: 'cgroup' }),
+    );
+    expect(() => checkOptionPaths(normalize({ ...base, netns: '/nonexistent/netns' }), fakeHostFacts)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG_VALUE', option: 'netns' }),
+    );
+  });
+
+  it('still refuses a cgroup or netns that is no absolute path in the pure checks', () => {
+    fails({ ...base, cgroup: 'relative' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'cgroup' });
+    fails({ ...base, cgroup: { parent: 5 } }, { code: 'ERR_INVALID_ARG_TYPE', option: 'cgroup.parent' });
+    fails({ ...base, netns: 'x' }, { code: 'ERR_INVALID_ARG_VALUE', option: 'netns' });
   });
 });

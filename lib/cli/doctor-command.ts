@@ -1,7 +1,8 @@
 import { release } from 'node:os';
 import { capabilityName, parseCapability } from '../capabilities.js';
 import { SpawnGuestError } from '../errors.js';
-import { checkCgroup } from '../placement.js';
+import { checkCgroup, placeCgroup } from '../placement.js';
+import { readOwnMounts } from '../procfs.js';
 import { planGuest, type GuestPlan } from '../guest-plan.js';
 import { type Check, formatCheck } from './checks/report.js';
 import { type FlagSpec, JSON_FLAG } from './command-line.js';
@@ -120,7 +121,10 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   }
   const limitBoundingSet = profile.options.limitBoundingSet === true;
   const { netns, oomScoreAdj, nice } = profile.options;
-  const checked = await withOptionSources(profile, () => checkCgroup(profile.options.cgroup));
+  const checked = await withOptionSources(profile, () => {
+    const request = checkCgroup(profile.options.cgroup);
+    return request && placeCgroup(request, readOwnMounts());
+  });
   const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
   checks.push(

@@ -3,22 +3,56 @@
 // plain TypeError from deep inside, no wrapped id, no half-checked value reaching native/).
 import { isAbsolute } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { CAPABILITY_NAMES, capabilityName, capLastCap, parseCapability } from '../../lib/capabilities.js';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { CAPABILITY_NAMES, capabilityName, parseCapability } from '../../lib/capabilities.js';
 import { buildEnvironment, isLoaderVariable, LOADER_VARIABLES } from '../../lib/environment.js';
 import { InvalidOptionError, OptionRangeError, SpawnGuestError } from '../../lib/errors.js';
 import { resolveIdentity } from '../../lib/identity.js';
-import { checkId, KNOWN_OPTIONS, MAX_ID, normalizeOptions, type NormalizedOptions } from '../../lib/options.js';
+import { checkId, checkOptionPaths, KNOWN_OPTIONS, MAX_ID, normalizeOptions, type CheckedOptions } from '../../lib/options.js';
 import { RLIMIT_RESOURCES } from '../../lib/placement.js';
 import { buildLaunchPlan } from '../../lib/launch-plan.js';
 import { programCandidates } from '../../lib/program.js';
 import { STEP_NAMES } from '../../lib/steps.js';
 import { fakeNss } from '../support/fake-nss.js';
+import { fakeHostFacts } from '../support/host-facts.js';
+
+// The checks are pure: they run against made-up host facts and touch no file. Every file
+// access from lib/ is recorded here, and none may happen.
+const touched = vi.hoisted(() => [] as string[]);
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  const calls = [
+    'readFileSync',
+    'openSync',
+    'statSync',
+    'lstatSync',
+    'fstatSync',
+    'statfsSync',
+    'readdirSync',
+    'existsSync',
+    'accessSync',
+    'realpathSync',
+    'readlinkSync',
+  ] as const;
+  const spied = Object.fromEntries(
+    calls.map((name) => [
+      name,
+      (...args: unknown[]) => {
+        touched.push(`${name} ${String(args[0])}`);
+        return (real[name] as (...a: unknown[]) => unknown)(...args);
+      },
+    ]),
+  );
+  return { ...real, ...spied, default: { ...real, ...spied } };
+});
+afterAll(() => expect(touched).toEqual([]));
 
 /** How many inputs each property tries; the total is in docs/hardening.md. */
 const RUNS = { normalize: 5000, ids: 5000, capabilities: 3000, pipeline: 2000, environment: 1000 };
 
-const lastCap = capLastCap();
+// The host as the checks see it: made up, so that no property reads this machine's /proc.
+const facts = fakeHostFacts;
+const lastCap = facts.capLastCap;
 
 // Every property is a bounded amount of pure computation, which a busy machine makes many
 // times slower (5,000 normalisations took 65 s with other work on both CPUs): the timeout only
@@ -207,7 +241,7 @@ function expectValidId(id: unknown): void {
 }
 
 /** Every field of a normalised plan is within what native/ can take as is. */
-function expectValidOptions(o: NormalizedOptions): void {
+function expectValidOptions(o: CheckedOptions): void {
   for (const s of [o.file, o.argv0, ...o.args]) {
     expect(typeof s).toBe('string');
     expect(hasNul(s)).toBe(false);
@@ -271,7 +305,7 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
         fc.oneof({ weight: 9, arbitrary: optionsArb }, { weight: 1, arbitrary: loose }),
         async (file, args, options) => {
           await turn();
-          const result = outcome(() => normalizeOptions(file, args, options));
+          const result = outcome(() => normalizeOptions(file, args, options, facts));
           if (result.ok) {
             valid++;
             expectValidOptions(result.value);
@@ -279,7 +313,7 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
             const given = (options as { cwd?: unknown }).cwd;
             if (typeof given === 'string') expect(result.value.cwd).toBe(given.startsWith('/') ? given : `${process.cwd()}/${given}`);
             // Pure: the same input normalises to the same plan.
-            expect(normalizeOptions(file, args, options)).toEqual(result.value);
+            expect(normalizeOptions(file, args, options, facts)).toEqual(result.value);
             for (const key of Object.keys(options as object)) expect(KNOWN_OPTIONS.has(key)).toBe(true);
           }
         },
@@ -310,14 +344,14 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
   it(`capabilities: only the documented spellings parse, each to its own number (${RUNS.capabilities} runs)`, () => {
     fc.assert(
       fc.property(capSpec, (spec) => {
-        const result = outcome(() => parseCapability(spec, 'caps[0]'));
+        const result = outcome(() => parseCapability(spec, 'caps[0]', lastCap));
         if (!result.ok) return;
         const cap = result.value;
         expect(Number.isInteger(cap) && cap >= 0 && cap <= lastCap).toBe(true);
         const name = CAPABILITY_NAMES[cap];
         const spellings: unknown[] = [cap, name, `+${name}`, `cap_${name}`, `+cap_${name}`];
         expect(spellings).toContainEqual(typeof spec === 'string' ? spec.toLowerCase() : spec === 0 ? 0 : spec); // -0 is a spelling of 0
-        expect(parseCapability(capabilityName(cap))).toBe(cap); // and comes back as 0, not -0
+        expect(parseCapability(capabilityName(cap), 'caps', lastCap)).toBe(cap); // and comes back as 0, not -0
       }),
       { numRuns: RUNS.capabilities },
     );
@@ -339,13 +373,13 @@ describe('option normalisation, property-based', { timeout: PROPERTY_TIMEOUT }, 
           if (supplementaryGroups !== undefined) raw.supplementaryGroups = supplementaryGroups;
           let stage = 'normalize';
           try {
-            const options = normalizeOptions(file, args, raw);
+            const options = checkOptionPaths(normalizeOptions(file, args, raw, facts), facts);
             stage = 'identity';
             const identity = await resolveIdentity(options, fakeNss, [options.argv0, ...options.args], 16);
             stage = 'plan';
             const environment = buildEnvironment({ identity: identity.user, env: options.env, passEnv: options.passEnv, source: {} });
             const candidates = programCandidates(options.file, () => options.cwd ?? '/', environment.get('PATH'));
-            const plan = buildLaunchPlan(options, identity, environment, candidates, lastCap);
+            const plan = buildLaunchPlan(options, identity, environment, candidates, facts);
 
             for (const id of [plan.uid, plan.gid, ...plan.groups]) expect(Number.isInteger(id) && id >= 0 && id <= MAX_ID).toBe(true);
             if (!options.allowRoot) expect([plan.uid, plan.gid, ...plan.groups]).not.toContain(0);
