@@ -12,10 +12,17 @@ import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
 import { testHooks } from '../../lib/launch-plan.js';
 import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
-import { daemonScript, inspectGuest, inspectPath, parseInspection, runDaemon, type Inspection } from '../support/guests.js';
+import {
+  daemonScript,
+  hardeningDaemon,
+  inspectGuest,
+  type Inspection,
+  inspectPath,
+  parseInspection,
+  runDaemon,
+} from '../support/guests.js';
 
 const user = FIXTURE_USERS.guest.name;
-const hardeningDaemon = new URL('../support/hardening-daemon.mjs', import.meta.url).pathname;
 const workerScript = new URL('../support/hardening-worker.mjs', import.meta.url).pathname;
 
 /** A library whose constructor appends "uid pid" to $CAPSPAWN_CANARY_MARKER when loaded. */

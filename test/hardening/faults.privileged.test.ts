@@ -25,11 +25,10 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnGuest, type Guest, type SpawnGuestOptions } from '../../lib/index.js';
 import { childrenOf, FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason, openFds, uidOf } from '../support/fixtures.js';
-import { daemonScript, inspectPath, runDaemon, type DaemonResult } from '../support/guests.js';
+import { daemonScript, inspectPath, runDaemon, runOutOfFds, type DaemonResult } from '../support/guests.js';
 
 const user = FIXTURE_USERS.guest.name;
 const other = FIXTURE_USERS.second.name;
-const hardeningDaemon = new URL('../support/hardening-daemon.mjs', import.meta.url).pathname;
 
 /** The credential lines of every thread of this process (libuv's pool threads included). */
 function threadCredentials(): string[] {
@@ -67,18 +66,6 @@ async function runInUserNamespace(job: unknown, setgroups: 'allow' | 'deny' = 'a
   child.stdin.end('go\n');
   await once(child, 'close');
   return JSON.parse(out.slice(out.indexOf('ready\n') + 6)) as DaemonResult;
-}
-
-interface EmfileResult {
-  ok: boolean;
-  children: number;
-  attempts: {
-    freed: number;
-    ok: boolean;
-    code?: number;
-    fdsUnchanged?: boolean;
-    error?: { name: string; code: string; step: string; errno: number };
-  }[];
 }
 
 describe.runIf(isRoot)(`child steps failing for real reasons (${notRootReason})`, () => {
@@ -257,15 +244,12 @@ describe.runIf(isRoot)(`a daemon where the kernel refuses a credential step (${n
     // The daemon uses up RLIMIT_NOFILE, then frees one fd at a time and tries again: each
     // attempt fails at the next step that needs an fd, until there are enough. (It starts with
     // one fd free; with none, the lookup fails first: test/hardening/regressions.privileged.test.ts.)
-    const limit = 128;
-    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile',
-      limit,
+    const result = await runOutOfFds({
       file: '/bin/true',
       fromFree: 1,
       free: 14,
       options: { user, stdio: ['ignore', 'pipe', 'inherit', 'pipe'] },
-    })) as unknown as EmfileResult;
+    });
     expect(result).toMatchObject({ ok: true, children: 0 });
     const failures = result.attempts.filter((a) => !a.ok);
     for (const failure of failures) {

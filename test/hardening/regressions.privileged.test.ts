@@ -2,10 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { spawnGuest } from '../../lib/index.js';
 import { childrenOf, FIXTURE_USERS, isRoot, notRootReason, openFds } from '../support/fixtures.js';
-import { inspectPath, runDaemon } from '../support/guests.js';
+import { hardeningDaemon, inspectPath, runDaemon, runOutOfFds } from '../support/guests.js';
 
 const user = FIXTURE_USERS.guest.name;
-const hardeningDaemon = new URL('../support/hardening-daemon.mjs', import.meta.url).pathname;
 
 describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   it("with fd 0 closed, stdio 'inherit' for slot 0 is EBADF, not capspawn's report pipe", async () => {
@@ -38,29 +37,23 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   });
 
   it('with no fd free, the user lookup is EMFILE, not "no user named"', async () => {
-    const limit = 128;
-    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile',
-      limit,
+    const result = await runOutOfFds({
       file: '/bin/true',
       fromFree: 0,
       free: 0,
       options: { user },
-    })) as unknown as { attempts: { error?: object }[] };
+    });
     expect(result.attempts[0]?.error).toMatchObject({ name: 'SpawnGuestError', code: 'EMFILE', step: 'resolve' });
   });
 
   it('with no fd free, reading the limits that rlimits is checked against is a typed EMFILE, not a raw fs error', async () => {
-    const limit = 128;
-    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile',
-      limit,
+    const result = await runOutOfFds({
       file: '/bin/true',
       args: ['a', 'b'],
       fromFree: 0,
       free: 10,
       options: { user, rlimits: { nofile: [64, 128] } },
-    })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
+    });
     expect(result.attempts[0]).toMatchObject({
       ok: false,
       fdsUnchanged: true,
@@ -70,16 +63,13 @@ describe.runIf(isRoot)(`hardening regressions (${notRootReason})`, () => {
   });
 
   it("with no fd free at a process's first launch, the error is the lookup's EMFILE, not a binary that cannot be loaded", async () => {
-    const limit = 128;
-    const result = (await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
-      scenario: 'emfile',
-      limit,
+    const result = await runOutOfFds({
       file: '/bin/true',
       fromFree: 0,
       free: 10,
       firstLaunch: true,
       options: { user },
-    })) as unknown as { attempts: { ok: boolean; error?: object; fdsUnchanged?: boolean }[] };
+    });
     expect(result.attempts[0]).toMatchObject({
       ok: false,
       fdsUnchanged: true,

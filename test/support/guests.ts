@@ -95,3 +95,39 @@ export type DaemonResult =
       error: { name: string; code: string; step?: string; errno?: number; syscall?: string; capability?: string; message: string };
       children: number;
     };
+
+/** test/support/hardening-daemon.mjs: a daemon that runs one hardening scenario and prints the result. */
+export const hardeningDaemon = new URL('./hardening-daemon.mjs', import.meta.url).pathname;
+
+/** What the `emfile` scenario prints: each attempt after freeing `freed` more descriptors. */
+export interface EmfileResult {
+  ok: boolean;
+  children: number;
+  attempts: {
+    freed: number;
+    ok: boolean;
+    code?: number;
+    fdsUnchanged?: boolean;
+    error?: { name: string; code: string; step: string; errno: number; syscall?: string; spawnargs?: string[] };
+  }[];
+}
+
+/**
+ * The `emfile` scenario under RLIMIT_NOFILE 128: the daemon uses up its descriptors, keeps
+ * `fromFree` free, then launches `file` again after freeing one more each time, `free` times.
+ */
+export async function runOutOfFds(job: {
+  file: string;
+  fromFree: number;
+  free: number;
+  options: unknown;
+  [key: string]: unknown;
+}): Promise<EmfileResult> {
+  const limit = 128;
+  const result = await runDaemon(['prlimit', `--nofile=${limit}:${limit}`, process.execPath, hardeningDaemon], {
+    scenario: 'emfile',
+    limit,
+    ...job,
+  });
+  return result as unknown as EmfileResult;
+}
