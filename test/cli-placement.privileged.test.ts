@@ -196,6 +196,18 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     expect(out.stderr).toMatch(message);
   });
 
+  it('doctor reports a cgroup or parent that is not cgroup v2 as a failed check, not a usage error', async () => {
+    const joined = await runCli(['doctor', '--user', user, '--cgroup', '/tmp']);
+    expect(joined.status).toBe(1);
+    expect(joined.stdout).toMatch(/^✗ cgroup: \/tmp is not a directory of a cgroup v2 file system → fix: .*cgroup2/m);
+    const config = join(mkdtempSync(join(tmpdir(), 'capspawn-doctor-parent-')), 'guest.json');
+    writeFileSync(config, JSON.stringify({ user, cgroup: { parent: '/tmp' } }));
+    const parent = await runCli(['doctor', '--config', config]);
+    expect(parent.status).toBe(1);
+    expect(parent.stdout).toMatch(/^✗ cgroup: \/tmp is not a directory of a cgroup v2 file system/m);
+    rmSync(dirname(config), { recursive: true });
+  });
+
   it('doctor reports the cgroup v2 mount and fails CAP_SYS_ADMIN for --netns when this process lacks it', async () => {
     const ok = await runCli(['doctor', '--user', user, '--netns', netns]);
     expect(ok.stdout).toMatch(/^✓ cgroup v2: mounted at /m);

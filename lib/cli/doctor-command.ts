@@ -77,7 +77,8 @@ async function processCheck(creds: LauncherCredentials): Promise<Check> {
 async function identityChecks(profile: GuestProfile): Promise<{ checks: Check[]; plan?: GuestPlan }> {
   let plan: GuestPlan;
   try {
-    plan = await withOptionSources(profile, () => planGuest(PLACEHOLDER_PROGRAM, [], profile.options));
+    // The cgroup is doctor's to check below, as a finding; the ids do not depend on it.
+    plan = await withOptionSources(profile, () => planGuest(PLACEHOLDER_PROGRAM, [], { ...profile.options, cgroup: undefined }));
   } catch (error) {
     if (!(error instanceof SpawnGuestError && error.step === 'resolve')) throw error;
     const fix = 'check the name with `getent passwd` / `getent group`, or pass numeric ids';
@@ -123,7 +124,22 @@ async function doctor({ profile, values }: Parameters<GuestCommand['execute']>[0
   const { netns, oomScoreAdj, nice } = profile.options;
   const checked = await withOptionSources(profile, () => {
     const request = checkCgroup(profile.options.cgroup);
-    return request && placeCgroup(request, readOwnMounts());
+    try {
+      return request && placeCgroup(request, readOwnMounts());
+    } catch (error) {
+      // A directory that is not cgroup v2 is a finding of doctor's, as the parts of the host are.
+      if ((error as { code?: unknown }).code !== 'ERR_CAPSPAWN_NOT_CGROUP2') throw error;
+      const dir = request && ('parent' in request ? request.parent : request.join);
+      checks.push({
+        name: 'cgroup',
+        ok: false,
+        step: 'cgroup',
+        code: 'ERR_CAPSPAWN_NOT_CGROUP2',
+        detail: `${dir} is not a directory of a cgroup v2 file system`,
+        fix: 'give a directory under the cgroup2 mount (findmnt -t cgroup2)',
+      });
+      return undefined;
+    }
   });
   const cgroup = checked && 'dir' in checked ? checked.dir : undefined;
   const ownCgroup = checked && 'parent' in checked ? checked : undefined;
