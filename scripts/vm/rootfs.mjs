@@ -12,8 +12,9 @@ import { debianMirror, kernelCacheDir, privateApt, run } from './kernels.mjs';
 export const ROOTFS_SUITE = 'trixie';
 
 // What the guest runs: node for the suite, python3 for guest-init.py, a static busybox for the
-// initramfs, the tools the tests call (sh, bash, grep, setpriv, capsh, ip, useradd, getent, mknod),
-// and a compiler for the test inspector and node-gyp (the package test builds the addon).
+// initramfs, the tools the tests call (sh, bash, grep, setpriv, capsh, ip, useradd, getent, mknod,
+// bwrap), a compiler for the test inspector and node-gyp (the package test builds the addon), and
+// npm, which the package test and the README's `npx capspawn` run (Debian's nodejs has no npm).
 const PACKAGES = [
   'base-files',
   'base-passwd',
@@ -34,9 +35,11 @@ const PACKAGES = [
   'tar',
   'procps',
   'iproute2',
+  'bubblewrap',
   'busybox-static',
   'python3',
   'nodejs',
+  'npm',
   'gcc',
   'g++',
   'make',
