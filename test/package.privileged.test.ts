@@ -2,16 +2,29 @@
 // PATH and no build/ directory, imported from ESM and CommonJS and run as `npx capspawn`,
 // spawning a guest as root.
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 
 const run = promisify(execFile);
 const root = new URL('..', import.meta.url).pathname;
-const npmCli = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+// npm's own script, run with this node: where `npm` on the PATH leads (node's own layout puts it
+// in lib/node_modules beside bin/node; Debian's npm package in /usr/share/nodejs).
+const npmCli = realpathSync(execFileSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
 
 /** The files `npm pack` would ship, as it lists them. */
 function packedFiles(): string[] {
