@@ -12,7 +12,9 @@ export const treeTestHooks: {
   watchFailure: 'throw' | 'error' | undefined;
   /** Makes the freeze path never see `frozen 1`, as with a task in uninterruptible sleep. */
   neverFrozen: boolean;
-} = { withoutCgroupKill: false, watchFailure: undefined, neverFrozen: false };
+  /** Makes reads of cgroup.events fail (as with EMFILE) while set. */
+  eventsUnreadable: boolean;
+} = { withoutCgroupKill: false, watchFailure: undefined, neverFrozen: false, eventsUnreadable: false };
 
 /**
  * How often cgroup.events is read when it cannot be watched (inotify out of watches: ENOSPC,
@@ -33,6 +35,7 @@ export const FREEZE_DEADLINE_MS = 3000;
  */
 function readEvents(dir: string): { populated: boolean; frozen: boolean } | 'gone' | undefined {
   try {
+    if (treeTestHooks.eventsUnreadable) throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
     const text = readFileSync(join(dir, 'cgroup.events'), 'latin1');
     return { populated: /^populated 1$/m.test(text), frozen: /^frozen 1$/m.test(text) };
   } catch (error) {
@@ -81,8 +84,8 @@ export function inCgroup(pid: number, path: string): boolean {
  * A process tree held in a cgroup v2 directory: watched through cgroup.events on the event
  * loop (inotify), killed as one, removed once empty unless kept. Only `populated 0` (or the
  * directory gone) ends it: when the watch cannot be had or fails later (ENOSPC once
- * fs.inotify.max_user_watches is reached), cgroup.events is read every
- * {@link EVENTS_POLL_MS} ms instead, as a fallback.
+ * fs.inotify.max_user_watches is reached), or a read of cgroup.events fails (EMFILE), it is
+ * read every {@link EVENTS_POLL_MS} ms instead, as a fallback.
  */
 export class CgroupTree {
   /** The cgroup directory. */
@@ -136,6 +139,9 @@ export class CgroupTree {
       this.#finish();
       return;
     }
+    // A read that failed (EMFILE) may have missed the last change the watch will report
+    // (`populated 0`): read on a timer from now on, until it is seen.
+    if (events === undefined) this.#pollInstead();
     this.#waiters = this.#waiters.filter((waiter) => !waiter());
   }
 
@@ -231,12 +237,12 @@ export class CgroupTree {
       }, FREEZE_DEADLINE_MS);
       this.#signalEach(signal);
     } finally {
-      if (!this.#empty) {
-        try {
-          writeFileSync(freezeFile, '0');
-        } catch {
-          // removed meanwhile: nothing left to thaw
-        }
+      // Also when the tree emptied meanwhile: a kept cgroup must not stay frozen for the next
+      // process placed there.
+      try {
+        writeFileSync(freezeFile, '0');
+      } catch {
+        // removed meanwhile: nothing left to thaw
       }
     }
     return true;

@@ -72,6 +72,7 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     treeTestHooks.withoutCgroupKill = false;
     treeTestHooks.watchFailure = undefined;
     treeTestHooks.neverFrozen = false;
+    treeTestHooks.eventsUnreadable = false;
     for (const guest of started.splice(0)) {
       await guest.killTree().catch(() => false);
       await guest.treeExited;
@@ -161,6 +162,19 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
       expect(existsSync(dir)).toBe(false);
     },
   );
+
+  it('when a read of cgroup.events fails (EMFILE), treeExited still comes: it is read on a timer until populated 0', async () => {
+    const { guest, pids } = await tree();
+    const dir = guest.cgroup!;
+    // The read that follows the watch's last event (populated 0) fails, and no event comes again.
+    treeTestHooks.eventsUnreadable = true;
+    expect(await guest.killTree()).toBe(true);
+    expect(await until(() => alive(pids).length === 0)).toBe(true);
+    expect(await settlesWithin(guest.treeExited!, 4 * EVENTS_POLL_MS)).toBe(false);
+    treeTestHooks.eventsUnreadable = false;
+    expect(await settlesWithin(guest.treeExited!, 10_000)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+  });
 
   it("killTree('SIGTERM') reaches every process (frozen meanwhile, then thawed): only the ignorer and its child stay", async () => {
     const { guest, pids } = await tree();
