@@ -144,6 +144,33 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     }
   });
 
+  it('with a cgroup of its own, a signal after PROGRAM has exited ends what it left running with SIGKILL', async () => {
+    // The background child ignores SIGTERM: passed on as it is, it would keep capspawn waiting.
+    const run = startCli(['--config', ownCgroupConfig(), '--', 'sh', '-c', "(trap '' TERM; exec sleep 300) >/dev/null 2>&1 & exit 4"]);
+    try {
+      let own: string | undefined;
+      for (let i = 0; (own === undefined || procsOf(own).length !== 1) && i < 250; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        own ??= ownCgroups()[0];
+      }
+      const pids = procsOf(own!);
+      expect(pids).toHaveLength(1);
+      const ignored = BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pids[0]}/status`, 'latin1'))?.[1] ?? '0'}`);
+      expect(ignored & (1n << 14n)).toBe(1n << 14n);
+      run.child.kill('SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
+      const ended = await Promise.race([run.result, late]);
+      clearTimeout(timer);
+      expect(ended?.status).toBe(4);
+      expect(alive(pids)).toEqual([]);
+      expect(existsSync(own!)).toBe(false);
+    } finally {
+      run.child.kill('SIGKILL');
+      await clearOwnCgroups();
+    }
+  });
+
   it("with a cgroup of its own, run exits once what PROGRAM left running has exited, with PROGRAM's status", async () => {
     const dir = scratchDir(0o777);
     try {

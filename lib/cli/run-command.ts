@@ -52,13 +52,17 @@ function logFilesOrInherit(stdio: SpawnGuestOptions['stdio']): StdioSpec[] {
 /**
  * Passes a signal on: to every process of the guest's tree when it has a cgroup of its own (the
  * first process alone, through its pidfd, should the tree not be signalled), else to the guest.
+ * Once the first process has exited, capspawn only waits for what it left running: a signal then
+ * ends that with SIGKILL, so that a process ignoring the signal cannot keep capspawn (and the
+ * cgroup) from ending.
  */
 function passOn(guest: Guest, signal: NodeJS.Signals): void {
   if (guest.treeExited === null) {
     guest.kill(signal);
     return;
   }
-  guest.killTree(signal).catch(() => guest.kill(signal));
+  const sent = guest.exitCode !== null || guest.signalCode !== null ? 'SIGKILL' : signal;
+  guest.killTree(sent).catch(() => guest.kill(sent));
 }
 
 /** The caller's window size, [cols, rows], from its terminal on stdin; undefined if unknown. */
