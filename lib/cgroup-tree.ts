@@ -14,7 +14,9 @@ export const treeTestHooks: {
   neverFrozen: boolean;
   /** Makes reads of cgroup.events fail (as with EMFILE) while set. */
   eventsUnreadable: boolean;
-} = { withoutCgroupKill: false, watchFailure: undefined, neverFrozen: false, eventsUnreadable: false };
+  /** Makes this many writes of `0` to cgroup.freeze fail (as with EMFILE). */
+  thawFailures: number;
+} = { withoutCgroupKill: false, watchFailure: undefined, neverFrozen: false, eventsUnreadable: false, thawFailures: 0 };
 
 /**
  * How often cgroup.events is read when it cannot be watched (inotify out of watches: ENOSPC,
@@ -239,13 +241,26 @@ export class CgroupTree {
     } finally {
       // Also when the tree emptied meanwhile: a kept cgroup must not stay frozen for the next
       // process placed there.
-      try {
-        writeFileSync(freezeFile, '0');
-      } catch {
-        // removed meanwhile: nothing left to thaw
-      }
+      this.#thaw(freezeFile);
     }
     return true;
+  }
+
+  /**
+   * Writes `0` to cgroup.freeze. Should that fail but for the directory being gone (EMFILE in a
+   * daemon out of descriptors), it is tried again on the timer: a tree left frozen would never
+   * act on the signal it was just sent.
+   */
+  #thaw(freezeFile: string): void {
+    try {
+      if (treeTestHooks.thawFailures > 0 && treeTestHooks.thawFailures--) {
+        throw Object.assign(new Error('EMFILE: too many open files'), { code: 'EMFILE' });
+      }
+      writeFileSync(freezeFile, '0');
+    } catch (error) {
+      // ENOENT: removed meanwhile, nothing left to thaw.
+      if ((error as { code?: string }).code !== 'ENOENT') setTimeout(() => this.#thaw(freezeFile), EVENTS_POLL_MS);
+    }
   }
 
   /** Keeps the event loop alive until the tree has exited (the default). */

@@ -127,6 +127,11 @@ export function openStdioFiles(stdio: StdioSlotPlan[], spawnargs: readonly strin
         regular = stat.isFile();
       } catch (error) {
         closeSync(fd);
+        if (created) {
+          try {
+            unlinkSync(path);
+          } catch {}
+        }
         throw openFailure(error, 'fstat', path, index, spawnargs);
       }
       const key = `${index === 0 ? 'r' : 'w'}:${dev}:${ino}`;

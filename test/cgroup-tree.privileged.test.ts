@@ -73,6 +73,7 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     treeTestHooks.watchFailure = undefined;
     treeTestHooks.neverFrozen = false;
     treeTestHooks.eventsUnreadable = false;
+    treeTestHooks.thawFailures = 0;
     for (const guest of started.splice(0)) {
       await guest.killTree().catch(() => false);
       await guest.treeExited;
@@ -174,6 +175,16 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     treeTestHooks.eventsUnreadable = false;
     expect(await settlesWithin(guest.treeExited!, 10_000)).toBe(true);
     expect(existsSync(dir)).toBe(false);
+  });
+
+  it('a thaw that fails (EMFILE) is tried again: the tree is not left frozen with its signal pending', async () => {
+    const { guest, pids } = await tree();
+    treeTestHooks.thawFailures = 2;
+    expect(await guest.killTree('SIGTERM')).toBe(true);
+    // Thawed on the timer's second try; the ignorer and its child run on.
+    expect(await until(() => readFileSync(join(guest.cgroup!, 'cgroup.events'), 'latin1').includes('frozen 0'))).toBe(true);
+    expect(treeTestHooks.thawFailures).toBe(0);
+    expect(await until(() => alive(pids).length === 2)).toBe(true);
   });
 
   it("killTree('SIGTERM') reaches every process (frozen meanwhile, then thawed): only the ignorer and its child stay", async () => {
