@@ -148,15 +148,25 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     // The background child ignores SIGTERM: passed on as it is, it would keep capspawn waiting.
     const run = startCli(['--config', ownCgroupConfig(), '--', 'sh', '-c', "(trap '' TERM; exec sleep 300) >/dev/null 2>&1 & exit 4"]);
     try {
+      // Wait until PROGRAM has exited and the one process left is the sleep that ignores SIGTERM
+      // (its subshell may not have run the trap yet when PROGRAM is gone).
+      const ignoresTerm = (pid: number) => {
+        try {
+          const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+          const ignored = BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(status)?.[1] ?? '0'}`);
+          return /^Name:\s*sleep$/m.test(status) && (ignored & (1n << 14n)) !== 0n;
+        } catch {
+          return false;
+        }
+      };
       let own: string | undefined;
-      for (let i = 0; (own === undefined || procsOf(own).length !== 1) && i < 250; i++) {
+      const settled = () => own !== undefined && procsOf(own).length === 1 && ignoresTerm(procsOf(own)[0]!);
+      for (let i = 0; !settled() && i < 1500; i++) {
         await new Promise((r) => setTimeout(r, 20));
         own ??= ownCgroups()[0];
       }
+      expect(settled()).toBe(true);
       const pids = procsOf(own!);
-      expect(pids).toHaveLength(1);
-      const ignored = BigInt(`0x${/^SigIgn:\s*([0-9a-f]+)$/m.exec(readFileSync(`/proc/${pids[0]}/status`, 'latin1'))?.[1] ?? '0'}`);
-      expect(ignored & (1n << 14n)).toBe(1n << 14n);
       run.child.kill('SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
