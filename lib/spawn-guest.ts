@@ -73,7 +73,8 @@ export async function spawnGuest(
         context.cgroupProcs = own.procs;
       }
       files = openStdioFiles(options.stdio, context.spawnargs);
-      plan.stdio = stdioPairs(files.stdio);
+      // The plan encoded the slots as given; only opened files change them.
+      if (files.stdio !== options.stdio) plan.stdio = stdioPairs(files.stdio);
       files.truncate();
       answer = await native.launch(plan);
       if ('step' in answer) throw launchFailure(answer, context);

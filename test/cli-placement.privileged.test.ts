@@ -10,6 +10,17 @@ import { ensureCliBuilt, runCli, scratchDir, startCli } from './support/cli.js';
 const user = FIXTURE_USERS.guest.name;
 const cgroupRoot = existsSync('/sys/fs/cgroup/unified/cgroup.procs') ? '/sys/fs/cgroup/unified' : '/sys/fs/cgroup';
 
+/** The promise's value, or undefined when it has not settled within `ms`. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
   const name = `capspawn-cli-${process.pid}`;
   const cgroup = join(cgroupRoot, name);
@@ -131,10 +142,7 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
       const pids = procsOf(own!);
       expect(pids).toHaveLength(2);
       run.child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
-      const ended = await Promise.race([run.result, late]);
-      clearTimeout(timer);
+      const ended = await within(run.result, 10_000);
       expect(ended?.status).toBe(143);
       expect(alive(pids)).toEqual([]);
       expect(existsSync(own!)).toBe(false);
@@ -168,10 +176,7 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
       expect(settled()).toBe(true);
       const pids = procsOf(own!);
       run.child.kill('SIGTERM');
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
-      const ended = await Promise.race([run.result, late]);
-      clearTimeout(timer);
+      const ended = await within(run.result, 10_000);
       expect(ended?.status).toBe(4);
       expect(alive(pids)).toEqual([]);
       expect(existsSync(own!)).toBe(false);
