@@ -1,3 +1,4 @@
+import { readSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { ReadStream } from 'node:tty';
 import { errnoName } from './errors.js';
@@ -8,6 +9,12 @@ import type { NativeAddon } from './native.js';
  * written here is what the guest reads, as typed on its terminal. Ends once every process
  * holding the slave has closed it (the kernel then answers reads with EIO, which here is the
  * end of the stream, not an error). The fd is closed when the stream is destroyed.
+ *
+ * libuv ends a stream when poll reports a hangup after a read shorter than its buffer, on
+ * the grounds that a socket or pipe peer has nothing more to send. A pty master is read
+ * through the line discipline, a few KiB at a time, so what the guest wrote just before it
+ * exited can still be queued at that hangup: the end from libuv is where the rest is read,
+ * until the kernel answers EIO (all of it read).
  */
 export class GuestTerminal extends Duplex {
   #tty: ReadStream;
@@ -23,12 +30,35 @@ export class GuestTerminal extends Duplex {
     this.#tty.on('data', (chunk: Buffer) => {
       if (!this.push(chunk)) this.#tty.pause();
     });
-    this.#tty.on('end', () => this.push(null));
+    this.#tty.on('end', () => this.#drain());
     this.#tty.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'EIO') this.push(null);
       else this.destroy(error);
     });
     this.#tty.on('close', () => this.push(null));
+  }
+
+  /**
+   * Reads what the kernel still holds after libuv's end, while the fd is open (the tty
+   * stream closes it after its 'end' listeners). The fd is non-blocking: EAGAIN means a slave
+   * was opened again, EIO that every slave is closed and nothing is left.
+   */
+  #drain(): void {
+    const buffer = Buffer.allocUnsafe(65536);
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(this.#fd, buffer);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EIO' || code === 'EAGAIN') break;
+        this.destroy(error as Error);
+        return;
+      }
+      if (n === 0) break;
+      this.push(Buffer.from(buffer.subarray(0, n)));
+    }
+    this.push(null);
   }
 
   /** Sets the guest's window size; the kernel sends its foreground process group SIGWINCH. */

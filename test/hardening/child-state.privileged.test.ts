@@ -153,6 +153,19 @@ describe.runIf(isRoot)(`a guest on a terminal of its own (${notRootReason})`, ()
       await Promise.all(others.map((other) => other.exited));
     }
   });
+
+  it('delivers every byte the guest wrote before it exited, though the pty still held them at its hangup', async () => {
+    // 300000 bytes written as fast as the pty takes them: when head exits, tens of KiB are
+    // still queued in the kernel, and the master is read a line-discipline buffer at a time.
+    const size = 300000;
+    const guest = await spawnGuest('/usr/bin/head', ['-c', String(size), '/dev/zero'], { user, terminal: true });
+    let received = 0;
+    guest.terminal?.on('data', (d: Buffer) => (received += d.length));
+    const closed = new Promise((resolve) => guest.terminal?.once('close', resolve));
+    expect(await guest.exited).toEqual({ code: 0, signal: null });
+    await closed;
+    expect(received).toBe(size);
+  });
 });
 
 describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason})`, () => {
