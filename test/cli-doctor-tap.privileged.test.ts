@@ -1,7 +1,7 @@
 // doctor --tap and explain's bubblewrap check, on real devices in a network namespace this
 // file makes, and on real wrapper files (scripts, a Nix-style binary wrapper, set-uid bwrap).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -185,18 +185,13 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
     expect(ran.stderr).toContain('bwrap: Unexpected capabilities but not setuid, old file caps config?');
   });
 
-  it('set-uid bubblewrap starts but drops the capabilities: ✗ ambient raise lost, as the guest shows', async () => {
-    const { check } = await bubblewrapLine(files.setuid, ['--caps', 'net_admin']);
-    expect(check).toMatchObject({
-      ok: false,
-      story: 'ambient raise lost',
-      detail: expect.stringContaining('set-uid bubblewrap, which drops every capability'),
-    });
-    // A set-uid root program is refused by default (it would change the guest's credentials);
-    // run as asked, bubblewrap drops the capabilities the guest was meant to hold.
+  it('set-uid bubblewrap: ✗ ambient raise lost, or ✗ refused where the build refuses set-uid use, as the guest shows', async () => {
+    // A set-uid root program is refused by default (it would change the guest's credentials).
     const refused = await runCli(['--user', guest, '--caps', 'net_admin', '--', files.setuid, '--dev-bind', '/', '/', '--', 'true']);
     expect(refused.status).toBe(125);
     expect(refused.stderr).toContain('set-user-ID root');
+    // Run as asked: bubblewrap 0.8 (bookworm) drops the capabilities the guest was meant to
+    // hold; Debian's from trixie on is built to refuse set-uid use and runs nothing.
     const ran = await runCli([
       '--user',
       guest,
@@ -213,7 +208,53 @@ describe.runIf(isRoot)(`explain knows bubblewrap wrappers (${notRootReason})`, (
       'CapAmb',
       '/proc/self/status',
     ]);
-    expect(ran.stdout).toBe('CapAmb:\t0000000000000000\n');
+    const refusal = 'bwrap: setuid use of bubblewrap is not supported';
+    for (const caps of [['--caps', 'net_admin'], []]) {
+      const { check } = await bubblewrapLine(files.setuid, caps);
+      if (ran.stderr.includes(refusal)) {
+        expect(ran.stdout).toBe('');
+        expect(check, caps.join(' ')).toMatchObject({
+          ok: false,
+          detail: expect.stringContaining(`built to refuse set-uid use: it exits before it runs the program, with "${refusal}"`),
+          fix: expect.stringContaining(`chmod u-s ${files.setuid}`),
+        });
+      } else {
+        expect(ran.stdout).toBe('CapAmb:\t0000000000000000\n');
+        if (caps.length > 0) {
+          expect(check).toMatchObject({
+            ok: false,
+            story: 'ambient raise lost',
+            detail: expect.stringContaining('set-uid bubblewrap, which drops every capability'),
+          });
+        } else {
+          expect(check).toMatchObject({ ok: true, story: 'group dropped' });
+        }
+      }
+    }
+  });
+
+  it("names a set-uid bwrap file that carries the build's refusal as one that will not start", async () => {
+    const refusing = join(dir, 'refusing');
+    mkdirSync(refusing);
+    const bwrap = join(refusing, 'bwrap');
+    writeFileSync(
+      bwrap,
+      Buffer.concat([
+        Buffer.from('\x7fELF\x02\x01\x01', 'latin1'),
+        Buffer.alloc(300_000),
+        Buffer.from('\0setuid use of bubblewrap is not supported\0'),
+      ]),
+    );
+    chmodSync(bwrap, 0o4755);
+    const { status, check } = await bubblewrapLine(bwrap, []);
+    expect(status).toBe(125);
+    expect(check).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('built to refuse set-uid use'),
+      fix: `remove the set-uid bit (chmod u-s ${bwrap}); then it runs in a user namespace of its own`,
+    });
+    chmodSync(bwrap, 0o755);
+    expect((await bubblewrapLine(bwrap, [])).check).toMatchObject({ ok: true, story: 'group dropped' });
   });
 
   it('without caps: ✓ with the note that groups show as nogroup and chgrp needs the primary group', async () => {

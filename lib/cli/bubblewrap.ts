@@ -6,18 +6,22 @@ import type { Check } from './checks/report.js';
 export interface BubblewrapFound {
   bwrap: string;
   setuid: boolean;
+  /** Built to refuse set-uid use (Debian's bubblewrap from trixie on): it carries SETUID_REFUSAL. */
+  refusesSetuid: boolean;
   /** The program, then each wrapper followed, ending with bwrap. */
   chain: string[];
 }
 
 const MAX_WRAPPERS = 4;
+/** What a bubblewrap built without set-uid support prints when it runs set-uid, and exits. */
+const SETUID_REFUSAL = 'setuid use of bubblewrap is not supported';
 const READ_BYTES = 256 * 1024;
 
-function head(path: string): Buffer {
+function head(path: string, bytes = READ_BYTES): Buffer {
   const fd = openSync(path, 'r');
   try {
-    const buffer = Buffer.alloc(READ_BYTES);
-    return buffer.subarray(0, readSync(fd, buffer, 0, READ_BYTES, 0));
+    const buffer = Buffer.alloc(bytes);
+    return buffer.subarray(0, readSync(fd, buffer, 0, bytes, 0));
   } finally {
     closeSync(fd);
   }
@@ -86,7 +90,10 @@ function exists(path: string): boolean {
 function found(bwrap: string, chain: string[]): BubblewrapFound | undefined {
   try {
     const stats = statSync(bwrap);
-    return { bwrap, setuid: (stats.mode & 0o4000) !== 0 && stats.uid === 0, chain };
+    const setuid = (stats.mode & 0o4000) !== 0 && stats.uid === 0;
+    // The message is in the file of a build that has the refusal compiled in.
+    const refusesSetuid = setuid && head(bwrap, stats.size).includes(SETUID_REFUSAL, 0, 'latin1');
+    return { bwrap, setuid, refusesSetuid, chain };
   } catch {
     return undefined;
   }
@@ -95,7 +102,8 @@ function found(bwrap: string, chain: string[]): BubblewrapFound | undefined {
 /**
  * What bubblewrap will do to the guest. Unprivileged bwrap makes a user namespace that maps
  * only the caller's uid and primary gid, and aborts when its caller holds any capability;
- * set-uid bwrap starts, but drops every capability before it runs the program.
+ * set-uid bwrap starts, but drops every capability before it runs the program, unless it was
+ * built to refuse set-uid use, and then it does not start at all.
  */
 export function bubblewrapCheck(found: BubblewrapFound, caps: readonly number[], primaryGroup: string): Check {
   const via = found.chain.length > 1 ? ` (${found.chain.join(' → ')})` : '';
@@ -103,6 +111,15 @@ export function bubblewrapCheck(found: BubblewrapFound, caps: readonly number[],
   const groupWay =
     'start it with no capabilities and let QEMU attach to a TAP made for a group (capspawn tap add NAME --group cvdnetwork, or createTap), ' +
     "with that group among the guest's groups (and as primaryGroup if files must be chgrp'ed to it)";
+  if (found.refusesSetuid) {
+    return {
+      name,
+      ok: false,
+      path: found.bwrap,
+      detail: `the program runs set-uid bubblewrap${via}, built to refuse set-uid use: it exits before it runs the program, with "bwrap: ${SETUID_REFUSAL}"`,
+      fix: `remove the set-uid bit (chmod u-s ${found.bwrap}); then ${caps.length > 0 ? groupWay : 'it runs in a user namespace of its own'}`,
+    };
+  }
   if (caps.length > 0 && !found.setuid) {
     return {
       name,

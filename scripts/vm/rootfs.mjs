@@ -44,6 +44,8 @@ const PACKAGES = [
   'g++',
   'make',
   'libc6-dev',
+  // Node's headers: the package test's npm pack builds the addon (prepack) against them.
+  'libnode-dev',
 ];
 
 /** Where root file systems are kept: beside the kernels' cache (kernels.mjs). */
@@ -72,6 +74,8 @@ function finishRoot(root) {
   writeFileSync(join(root, 'etc/nsswitch.conf'), 'passwd: files\ngroup: files\nshadow: files\nhosts: files\n');
   writeFileSync(join(root, 'etc/hosts'), '127.0.0.1 localhost\n');
   writeFileSync(join(root, 'etc/hostname'), 'capspawn-vm\n');
+  // node-gyp builds against Debian's headers (libnode-dev, /usr/include/node), never a download.
+  writeFileSync(join(root, 'etc/npmrc'), 'nodedir=/usr\n');
   // The alternatives dpkg would have set up: cc and c++ for the inspector and node-gyp.
   for (const [link, target] of [
     ['usr/bin/cc', 'gcc'],
