@@ -1,8 +1,11 @@
-import { readSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import { Duplex } from 'node:stream';
 import { ReadStream } from 'node:tty';
 import { errnoName } from './errors.js';
 import type { NativeAddon } from './native.js';
+
+/** How soon a write the pty had no room for is tried again. */
+const WRITE_RETRY_MS = 10;
 
 /**
  * The master side of a guest's own pty: what the guest writes comes out here, what is
@@ -15,11 +18,17 @@ import type { NativeAddon } from './native.js';
  * through the line discipline, a few KiB at a time, so what the guest wrote just before it
  * exited can still be queued at that hangup: the end from libuv is where the rest is read,
  * until the kernel answers EIO (all of it read).
+ *
+ * The master is non-blocking (the addon opens it so): writes go straight to the fd, and what
+ * the pty has no room for (a guest that does not read its input) waits in the stream and is
+ * tried again, the event loop never held. libuv would spin on a tty it treats as blocking.
  */
 export class GuestTerminal extends Duplex {
   #tty: ReadStream;
   #native: NativeAddon;
   #fd: number;
+  /** A write waiting for room in the pty, and its callback. */
+  #retry: { timer: NodeJS.Timeout; callback: (error?: Error | null) => void } | undefined;
 
   /** @internal Created by the Guest. */
   constructor(native: NativeAddon, fd: number) {
@@ -82,13 +91,39 @@ export class GuestTerminal extends Duplex {
   }
 
   /** Node stream plumbing (Duplex). */
-  override _write(chunk: Buffer, encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    if (this.#tty.destroyed) return callback();
-    this.#tty.write(chunk, encoding, (error) => callback(error && (error as NodeJS.ErrnoException).code === 'EIO' ? null : error));
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#writeFrom(chunk, 0, callback);
+  }
+
+  /**
+   * Writes what the pty takes now. EAGAIN: no room, again in WRITE_RETRY_MS. EIO: every
+   * slave is closed, and what the guest did not read is dropped. Nothing is written once the
+   * tty stream is destroyed: its fd is closed then, and the number may be another file's.
+   */
+  #writeFrom(chunk: Buffer, offset: number, callback: (error?: Error | null) => void): void {
+    this.#retry = undefined;
+    while (offset < chunk.length) {
+      if (this.#tty.destroyed) return callback();
+      try {
+        offset += writeSync(this.#fd, chunk, offset);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'EAGAIN') return callback(code === 'EIO' ? null : (error as Error));
+        const timer = setTimeout(() => this.#writeFrom(chunk, offset, callback), WRITE_RETRY_MS);
+        this.#retry = { timer, callback };
+        return;
+      }
+    }
+    callback();
   }
 
   /** Node stream plumbing (Duplex). */
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.#retry) {
+      clearTimeout(this.#retry.timer);
+      this.#retry.callback();
+      this.#retry = undefined;
+    }
     this.#tty.destroy();
     if (this.#tty.closed) callback(error);
     else this.#tty.once('close', () => callback(error));

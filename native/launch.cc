@@ -258,7 +258,8 @@ LaunchResult capspawn_launch(const LaunchInput& in) {
         // (TIOCGPTPEER, no path lookup) and given to the target user as login(1) and sshd do:
         // owned by it, mode 0620 (the group keeps what devpts gave it, usually tty).
         if (terminal_slave.get() < 0) {
-          Fd master(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+          // Non-blocking: the daemon reads and writes it from its event loop (GuestTerminal).
+          Fd master(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC | O_NONBLOCK));
           int unlock = 0;
           if (master.get() < 0 || ioctl(master.get(), TIOCSPTLCK, &unlock) != 0)
             return failed(STEP_OPENPT, errno);

@@ -166,6 +166,27 @@ describe.runIf(isRoot)(`a guest on a terminal of its own (${notRootReason})`, ()
     await closed;
     expect(received).toBe(size);
   });
+
+  it('keeps the event loop running while a guest that reads nothing is sent more than its pty holds', async () => {
+    // The pty takes some KiB of input; the rest waits in the stream, and this process goes on.
+    const guest = await spawnGuest('/bin/sleep', ['20'], { user, terminal: true });
+    try {
+      guest.terminal?.on('data', () => {});
+      const written = new Promise<Error | null | undefined>((resolve) => guest.terminal?.write(Buffer.alloc(1 << 20, 'y\n'), resolve));
+      // Runs only if the write above returned to the event loop: the guest still sleeps.
+      const state = await new Promise<string>((resolve) =>
+        setTimeout(() => resolve(readFileSync(`/proc/${guest.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? ''), 100),
+      );
+      expect(state).toBe('S');
+      expect(guest.terminal?.writableLength).toBeGreaterThan(0);
+      guest.kill('SIGKILL');
+      expect(await guest.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      // Once the guest is gone, what it never read is dropped and the write completes.
+      expect(await written).toBeFalsy();
+    } finally {
+      guest.kill('SIGKILL');
+    }
+  });
 });
 
 describe.runIf(isRoot)(`fds in the guest on kernels before 5.11 (${notRootReason})`, () => {
