@@ -23,6 +23,7 @@ interface CgroupResults {
   kernel: string;
   cpusOnline: string;
   limits: { memoryMax: string; pidsMax: string; stdout: string; procs: number; gone: boolean };
+  memory: { exit: { code: number | null; signal: string | null }; stdout: string; oomKill: number };
   controller: Refusal;
   cpuController: Refusal;
   cpu: {
@@ -83,6 +84,9 @@ function expectResults(results: CgroupResults): void {
   expect(results.limits.stdout).toBe('failed 11\nforked 7\n');
   expect(results.limits.procs).toBe(8);
   expect(results.limits.gone).toBe(true);
+  // memory.max 32 MiB: the guest allocating 128 MiB is killed by the cgroup's OOM killer.
+  expect(results.memory).toMatchObject({ exit: { code: null, signal: 'SIGKILL' }, stdout: '' });
+  expect(results.memory.oomKill).toBeGreaterThanOrEqual(1);
   // A controller the parent has but does not enable for its children: named, how to enable it.
   expectControllerRefused(results.controller, 'memory', 'memory.max');
   expectControllerRefused(results.cpuController, 'cpu', 'cpu.max');
@@ -125,7 +129,7 @@ const unavailable = vmUnavailableReason();
 describe.runIf(isRoot && unavailable === undefined)(
   `cgroup limits and the freeze path in a VM (${isRoot ? (unavailable ?? 'qemu available') : notRootReason})`,
   () => {
-    it('enforces memory.max, pids.max, cpu.max and cpuset.cpus of a cgroup of its own, keeps cpu.weight, io.weight and io.max, names a controller not enabled, kills by freezing', async () => {
+    it('enforces memory.max (the OOM killer), pids.max, cpu.max and cpuset.cpus of a cgroup of its own, keeps cpu.weight, io.weight and io.max, names a controller not enabled, kills by freezing', async () => {
       expectResults(await runJob());
     }, 1_000_000);
   },

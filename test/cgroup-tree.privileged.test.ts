@@ -84,8 +84,12 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
     rmdirSync(parent);
   });
 
-  it('makes PARENT/capspawn-<pid>-<n> and starts the guest in it: guest.cgroup is its path', async () => {
+  it('makes PARENT/capspawn-<pid>-<n> and starts the guest in it: guest.cgroup is its path; watched without a timer', async () => {
+    const resources = (kind: string) => process.getActiveResourcesInfo().filter((r) => r === kind).length;
+    const [timers, watches] = [resources('Timeout'), resources('FSEventWrap')];
     const { guest, pids } = await tree();
+    // cgroup.events is watched with inotify: one watch more, and no timer reading it.
+    expect([resources('Timeout'), resources('FSEventWrap')]).toEqual([timers, watches + 1]);
     expect(guest.cgroup).toMatch(new RegExp(`^${parent}/capspawn-${process.pid}-\\d+$`));
     const path = `/${guest.cgroup!.slice(cgroupRoot.length + 1)}`;
     for (const pid of pids) expect(readFileSync(`/proc/${pid}/cgroup`, 'latin1')).toContain(`0::${path}\n`);

@@ -224,6 +224,51 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
     rmSync(dirname(config), { recursive: true });
   });
 
+  it("explain --json gives the cgroup of the guest's own; explain and doctor pass it, or name a parent this process cannot write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'capspawn-cli-own-'));
+    const config = join(dir, 'guest.json');
+    writeFileSync(config, JSON.stringify({ user, cgroup: { parent: cgroup, name: 'vm-1', limits: { 'pids.max': 64 }, keep: true } }));
+    const explained = await runCli(['explain', '--json', '--config', config, '--', '/bin/true']);
+    const { placement, preflight } = JSON.parse(explained.stdout) as {
+      placement: { cgroup: string; ownCgroup: unknown };
+      preflight: { checks: { name: string; ok: boolean; detail: string }[] };
+    };
+    expect(placement.cgroup).toBe(join(cgroup, 'vm-1'));
+    expect(placement.ownCgroup).toEqual({ parent: cgroup, limits: [{ file: 'pids.max', controller: 'pids', text: '64' }], keep: true });
+    // The host's cgroup v2 root enables pids for its children when pids is on v2 at all.
+    const pids = readFileSync(join(cgroup, 'cgroup.subtree_control'), 'latin1').split(/\s+/).includes('pids');
+    const expected = pids
+      ? { ok: true, detail: `this process can create cgroups in ${cgroup} and write their pids limits` }
+      : { ok: false, detail: expect.stringContaining('pids controller') };
+    expect(preflight.checks.find((c) => c.name === 'cgroup')).toEqual(expect.objectContaining(expected));
+    const text = await runCli(['explain', '--config', config, '--', '/bin/true']);
+    expect(text.stdout).toContain(`cgroup        ${join(cgroup, 'vm-1')} (made for the guest: pids.max=64; kept once its tree has exited)`);
+    // A parent owned by another user, and this process without CAP_DAC_OVERRIDE: it cannot mkdir there.
+    const foreign = join(cgroup, 'foreign');
+    mkdirSync(foreign);
+    try {
+      execFileSync('chown', [user, foreign]);
+      writeFileSync(config, JSON.stringify({ user, cgroup: { parent: foreign } }));
+      const doctor = await runCli(['doctor', '--json', '--config', config], {
+        wrapper: ['setpriv', '--bounding-set', '-dac_override', '--'],
+      });
+      expect(doctor.status).toBe(1);
+      const check = (JSON.parse(doctor.stdout) as { checks: { name: string; ok: boolean; detail: string; code?: string }[] }).checks.find(
+        (c) => c.name === 'cgroup',
+      );
+      expect(check).toMatchObject({ ok: false, code: 'EACCES', detail: `cannot create cgroups in ${foreign} (EACCES)` });
+      const ours = await runCli(['doctor', '--json', '--config', config]);
+      expect(
+        (JSON.parse(ours.stdout) as { checks: { name: string; ok: boolean }[] }).checks.find((c) => c.name === 'cgroup'),
+      ).toMatchObject({ ok: true });
+      expect(readdirSync(foreign, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+    } finally {
+      rmdirSync(foreign);
+      rmSync(dir, { recursive: true });
+    }
+    expect(readdirSync(cgroup, { withFileTypes: true }).filter((e) => e.isDirectory())).toEqual([]);
+  });
+
   it.each([
     [['--rlimit', 'nofile=lots'], /--rlimit nofile=lots: write NAME=SOFT:HARD/],
     [['--rlimit', 'files=10'], /--rlimit.*names no resource limit/],

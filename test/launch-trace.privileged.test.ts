@@ -1,7 +1,7 @@
 // Every launch observable on node:diagnostics_channel: the tracing channel capspawn:spawn
 // (start, end, error) and capspawn:exit, with environment variable names but never values.
 import { channel, tracingChannel } from 'node:diagnostics_channel';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Identity } from '../lib/identity.js';
@@ -74,9 +74,28 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
 
   it('publishes error with the step and errno of a failed launch', async () => {
     subscribe();
-    const failure = await spawnGuest('/bin/true', [], { user, cwd: '/root', stdio: 'ignore' }).catch((e: unknown) => e);
+    const env = { API_TOKEN: SECRET };
+    const failure = await spawnGuest('/bin/true', [], { user, cwd: '/root', env, stdio: 'ignore' }).catch((e: unknown) => e);
     expect(events.map(([kind]) => kind)).toEqual(['start', 'error']);
     expect(events[1]?.[1]).toMatchObject({ program: '/bin/true', step: 'chdir', errno: -13, error: failure });
+    expect(events[1]?.[1].env).toContain('API_TOKEN');
+    expect(JSON.stringify(events)).not.toContain(SECRET);
+  });
+
+  it('publishes a joined cgroup as its path, and the signal that ended a guest', async () => {
+    const dir = mkdtempSync(join(cgroupRoot, 'capspawn-trace-'));
+    try {
+      subscribe();
+      const guest = await spawnGuest('/bin/sleep', ['30'], { user, cgroup: dir, stdio: 'ignore' });
+      guest.kill('SIGKILL');
+      await guest.exited;
+      expect(events.map(([kind]) => kind)).toEqual(['start', 'end', 'exit']);
+      expect(events[0]?.[1]).toMatchObject({ cgroup: dir });
+      expect(events[1]?.[1]).not.toHaveProperty('cgroupPath');
+      expect(events[2]?.[1]).toEqual({ pid: guest.pid, code: null, signal: 'SIGKILL', duration: expect.any(Number) });
+    } finally {
+      rmdirSync(dir);
+    }
   });
 
   it('publishes error for a bare name with no directory to look in, which no child is made for', async () => {
@@ -93,7 +112,6 @@ describe.runIf(isRoot)(`diagnostics_channel (${notRootReason})`, () => {
     expect(spawn.start.hasSubscribers || spawn.end.hasSubscribers || spawn.error.hasSubscribers).toBe(false);
     const guest = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
     await guest.exited;
-    expect(events).toEqual([]);
     // What spawnGuest calls: no message is built, so there is no trace to finish.
     const options = { file: '/bin/true', caps: [], cgroup: undefined } as unknown as NormalizedOptions;
     const identity = { uid: 1, gid: 1, groups: [1] } as Identity;

@@ -44,14 +44,18 @@ describe.runIf(isRoot)(`placement of a guest (${notRootReason})`, () => {
     expect(outside.stdout).not.toContain(name);
   });
 
-  it("lists the running guest in the cgroup's cgroup.procs", async () => {
+  it("lists the running guest in the cgroup's cgroup.procs; guest.cgroup is the path given, null without one", async () => {
     const guest = await spawnGuest(inspectPath(), ['sleep', '30'], { user, cgroup, stdio: 'ignore' });
     try {
       expect(readFileSync(join(cgroup, 'cgroup.procs'), 'latin1').split('\n')).toContain(String(guest.pid));
       expect((await guest.placement()).cgroup).toBe(`/${name}`);
+      expect(guest.cgroup).toBe(cgroup);
     } finally {
       await guest[Symbol.asyncDispose]();
     }
+    const plain = await spawnGuest('/bin/true', [], { user, stdio: 'ignore' });
+    expect(plain.cgroup).toBeNull();
+    await plain.exited;
   });
 
   it('sets resource limits, visible in /proc/self/limits', async () => {

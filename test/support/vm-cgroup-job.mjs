@@ -1,6 +1,6 @@
 // Run inside the test VM (scripts/vm/boot.mjs, a pure cgroup v2 hierarchy, booted with the loop
 // module for block devices) by test/cgroup-limits-vm.privileged.test.ts: cgroups of the guests'
-// own with memory.max and pids.max enforced, cpu.max throttling a guest that spins, cpuset.cpus
+// own with memory.max (the OOM killer) and pids.max enforced, cpu.max throttling a guest that spins, cpuset.cpus
 // as the guest sees it, cpu.weight, io.weight and io.max as the kernel keeps them, the error for
 // a controller the parent does not enable, and killTree by freezing (the only way on a kernel
 // without cgroup.kill; forced on one with it). Prints one JSON line.
@@ -61,6 +61,21 @@ const dir = limited.cgroup;
 await limited.killTree();
 await limited.treeExited;
 results.limits.gone = !existsSync(dir);
+
+// memory.max 32 MiB: a guest that allocates 128 MiB is killed by the cgroup's OOM killer, as
+// its memory.events says (kept to be read, then removed here).
+const allocator = await spawnGuest('/usr/bin/python3', ['-c', "b = b'x' * (128 << 20); print('allocated', flush=True)"], {
+  user,
+  cgroup: { parent, limits: { 'memory.max': 32 << 20 }, keep: true },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let allocated = '';
+allocator.stdout.setEncoding('utf8').on('data', (d) => (allocated += d));
+results.memory = { exit: await allocator.exited };
+await allocator.treeExited;
+results.memory.stdout = allocated;
+results.memory.oomKill = Number(/^oom_kill (\d+)$/m.exec(read(`${allocator.cgroup}/memory.events`))?.[1]);
+rmdirSync(allocator.cgroup);
 
 // The parent has memory and cpu but does not enable them for its children.
 const bare = `${root}/capspawn-bare`;
