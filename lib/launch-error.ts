@@ -109,7 +109,7 @@ function missingCapabilities(caps: readonly number[]): string {
 
 const OUT_OF_FDS = 'this process is out of file descriptors: raise RLIMIT_NOFILE or close descriptors';
 
-function hint(report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
+function hint(report: StepFailure, ctx: LaunchContext, fields: SpawnGuestErrorFields): string {
   const { step } = report;
   const code = fields.code;
   if (fields.signal) return `the child was killed by ${fields.signal} during step ${step}, before it reached execve`;
@@ -128,7 +128,7 @@ function hint(report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorF
   }
   switch (step) {
     case 'fcntl':
-      return code === 'EBADF' ? `stdio[${report.detail}] is not an open file descriptor` : 'could not move a descriptor for the child';
+      return code === 'EBADF' ? `${fields.option} is not an open file descriptor` : 'could not move a descriptor for the child';
     case 'cgroup':
       return `could not join the cgroup through ${ctx.cgroupProcs ?? 'cgroup.procs'}: check that it exists, that this process may write it, and (EBUSY) that the cgroup has no child cgroups with controllers enabled`;
     case 'setns':
@@ -175,7 +175,7 @@ function hint(report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorF
             ? `"${ctx.file}" was not found in the guest's PATH (${ctx.guestPath ?? ''})`
             : `${fields.path} does not exist, or its #! interpreter does not`;
         case 'EACCES':
-          if (isDirectory(ctx.candidates[report.detail] ?? ctx.file)) return `${fields.path} is a directory, not a program`;
+          if (isDirectory(fields.path ?? ctx.file)) return `${fields.path} is a directory, not a program`;
           return `${fields.path} is not executable by uid ${ctx.uid}: check its x bit, that every directory on the way is searchable by the guest, and that its file system is not mounted noexec`;
         case 'EPERM':
           return (
@@ -196,13 +196,20 @@ function hint(report: LaunchReport, ctx: LaunchContext, fields: SpawnGuestErrorF
   return `step ${step} failed`;
 }
 
-/** Turns a failure report into the error spawnGuest rejects with. */
-export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGuestError {
-  const { step } = report;
+/**
+ * A step that failed: the addon's report, or a failure found before any child is made (no
+ * program path to try is execve's ENOENT), which has no `detail` (no candidate tried) or
+ * `signal`.
+ */
+export type StepFailure = Pick<LaunchReport, 'step' | 'errno'> & Partial<Omit<LaunchReport, 'step' | 'errno'>>;
+
+/** Turns a failed step into the error spawnGuest rejects with. */
+export function launchFailure(report: StepFailure, ctx: LaunchContext): SpawnGuestError {
+  const { step, detail = -1, signal = 0 } = report;
   const fields: SpawnGuestErrorFields = { code: '', step, syscall: STEP_SYSCALLS[step] };
-  if (report.signal !== 0) {
+  if (signal !== 0) {
     fields.code = 'ERR_CAPSPAWN_CHILD_KILLED';
-    fields.signal = signalName(report.signal);
+    fields.signal = signalName(signal);
   } else if (step === 'privileged_program' && report.errno === 0) {
     fields.code = 'ERR_CAPSPAWN_PRIVILEGED_PROGRAM';
   } else if (step === 'verify' && report.errno === 0) {
@@ -211,13 +218,13 @@ export function launchFailure(report: LaunchReport, ctx: LaunchContext): SpawnGu
     fields.code = errnoName(report.errno);
     fields.errno = -report.errno;
   }
-  if (step === 'verify') fields.mismatch = VERIFY_ITEMS[report.detail];
-  if (step === 'execve' || step === 'privileged_program') fields.path = ctx.candidates[report.detail] ?? ctx.file;
+  if (step === 'verify') fields.mismatch = VERIFY_ITEMS[detail];
+  if (step === 'execve' || step === 'privileged_program') fields.path = ctx.candidates[detail] ?? ctx.file;
   if (step === 'chdir') fields.path = ctx.cwd;
-  if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${report.detail}]`;
-  if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(report.detail);
+  if (step === 'fcntl' || step === 'dup2') fields.option = `stdio[${detail}]`;
+  if (step === 'ambient_raise' || step === 'capbset_drop') fields.capability = capabilityName(detail);
   if (step === 'prlimit') {
-    fields.option = `rlimits.${rlimitName(report.detail) ?? report.detail}`;
+    fields.option = `rlimits.${rlimitName(detail) ?? detail}`;
   }
   if (step === 'cgroup') fields.path = ctx.cgroupProcs;
 

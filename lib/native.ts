@@ -39,6 +39,8 @@ export interface NativeAddon {
   verifyItems: string[];
   /** native/launch.h's StdioKind values by name, as lib/launch-plan.ts's STDIO_KINDS spells them. */
   stdioKinds: Record<string, number>;
+  /** native/tap.h's TapOp values by name, as lib/tap.ts's TAP_OPS spells them. */
+  tapOps: Record<string, number>;
   resolve(request: ResolveRequest): Promise<ResolveAnswer>;
   launch(plan: LaunchPlan): Promise<LaunchAnswer>;
   /** native/tap.cc: one TAP operation; an errno and the call that failed, or nothing. */

@@ -70,5 +70,5 @@ export async function prepareGuest(file: unknown, args: unknown, rawOptions: unk
  * no child made. Apart from prepareGuest, so that a traced launch publishes the failure.
  */
 export function requireProgram({ candidates, context }: PreparedGuest): void {
-  if (candidates.length === 0) throw launchFailure({ step: 'execve', errno: osConstants.errno.ENOENT, detail: -1, signal: 0 }, context);
+  if (candidates.length === 0) throw launchFailure({ step: 'execve', errno: osConstants.errno.ENOENT }, context);
 }

@@ -134,8 +134,8 @@ export function checkTapOptions(
   };
 }
 
-/** Values shared with native/tap.h (TapOp). */
-const TAP_OP = { create: 0, remove: 1, up: 2 } as const;
+/** native/tap.h's TapOp values; the addon gives them as `tapOps` (test/steps.test.ts compares the two). */
+export const TAP_OPS = { create: 0, remove: 1, up: 2 } as const;
 
 /** The hint for a failed call, from the errno and the call. */
 export function tapHint(code: string, syscall: string, device: string, holders: readonly number[] = []): string {
@@ -297,7 +297,7 @@ export async function createTap(name: string, options?: TapOptions): Promise<Tap
   const flags =
     TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | (o.vnetHdr ? TUN_FLAGS.IFF_VNET_HDR : 0) | (o.multiQueue ? TUN_FLAGS.IFF_MULTI_QUEUE : 0);
   const native = loadNative();
-  const answer = await native.tap({ op: TAP_OP.create, name: device, flags, owner, group, up: o.up });
+  const answer = await native.tap({ op: TAP_OPS.create, name: device, flags, owner, group, up: o.up });
   if (answer.errno !== undefined) {
     if (answer.errno !== osConstants.errno.EBUSY || answer.syscall !== 'TUNSETIFF') {
       // EBUSY from TUNSETIFF with IFF_TUN_EXCL: an interface of that name exists.
@@ -317,7 +317,7 @@ export async function createTap(name: string, options?: TapOptions): Promise<Tap
         );
       }
       if (o.up && !found.up) {
-        const up = await native.tap({ op: TAP_OP.up, name: device, flags, owner, group, up: true });
+        const up = await native.tap({ op: TAP_OPS.up, name: device, flags, owner, group, up: true });
         if (up.errno !== undefined) throw tapFailure('createTap', device, up.errno, up.syscall ?? 'SIOCSIFFLAGS');
       }
     }
@@ -335,6 +335,6 @@ export async function deleteTap(name: string): Promise<void> {
   const found = readTap(device);
   const kindFlags =
     found.flags & (TUN_FLAGS.IFF_TUN | TUN_FLAGS.IFF_TAP | TUN_FLAGS.IFF_NO_PI | TUN_FLAGS.IFF_VNET_HDR | TUN_FLAGS.IFF_MULTI_QUEUE);
-  const answer = await loadNative().tap({ op: TAP_OP.remove, name: device, flags: kindFlags, owner: -1, group: -1, up: false });
+  const answer = await loadNative().tap({ op: TAP_OPS.remove, name: device, flags: kindFlags, owner: -1, group: -1, up: false });
   if (answer.errno !== undefined) throw tapFailure('deleteTap', device, answer.errno, answer.syscall ?? 'TUNSETIFF');
 }

@@ -9,7 +9,9 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "launch.h"
@@ -351,19 +353,11 @@ Napi::Array NameList(Napi::Env env, const std::vector<const char*>& names) {
   return out;
 }
 
-// StdioKind's values by the names lib/launch-plan.ts's STDIO_KINDS gives them.
-Napi::Object StdioKinds(Napi::Env env) {
+// An enum's values by the names lib/ gives them, for test/steps.test.ts to compare.
+template <typename Enum>
+Napi::Object NamedValues(Napi::Env env, std::initializer_list<std::pair<const char*, Enum>> values) {
   Napi::Object out = Napi::Object::New(env);
-  const std::pair<const char*, StdioKind> kinds[] = {
-      {"closed", STDIO_CLOSED},
-      {"fd", STDIO_FD},
-      {"devnull", STDIO_DEVNULL},
-      {"pipe_to_child", STDIO_PIPE_TO_CHILD},
-      {"pipe_from_child", STDIO_PIPE_FROM_CHILD},
-      {"socketpair", STDIO_SOCKETPAIR},
-      {"terminal", STDIO_TERMINAL},
-  };
-  for (const auto& [name, kind] : kinds) out.Set(name, Napi::Number::New(env, kind));
+  for (const auto& [name, value] : values) out.Set(name, Napi::Number::New(env, value));
   return out;
 }
 
@@ -375,7 +369,23 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("steps", NameList(env, {CAPSPAWN_STEPS(CAPSPAWN_NAME)}));
   exports.Set("verifyItems", NameList(env, {CAPSPAWN_VERIFY_ITEMS(CAPSPAWN_NAME)}));
 #undef CAPSPAWN_NAME
-  exports.Set("stdioKinds", StdioKinds(env));
+  // lib/launch-plan.ts's STDIO_KINDS and lib/tap.ts's TAP_OPS, by name.
+  const std::initializer_list<std::pair<const char*, StdioKind>> stdio_kinds = {
+      {"closed", STDIO_CLOSED},
+      {"fd", STDIO_FD},
+      {"devnull", STDIO_DEVNULL},
+      {"pipe_to_child", STDIO_PIPE_TO_CHILD},
+      {"pipe_from_child", STDIO_PIPE_FROM_CHILD},
+      {"socketpair", STDIO_SOCKETPAIR},
+      {"terminal", STDIO_TERMINAL},
+  };
+  const std::initializer_list<std::pair<const char*, TapOp>> tap_ops = {
+      {"create", TAP_CREATE},
+      {"remove", TAP_REMOVE},
+      {"up", TAP_UP},
+  };
+  exports.Set("stdioKinds", NamedValues(env, stdio_kinds));
+  exports.Set("tapOps", NamedValues(env, tap_ops));
   exports.Set("resolve", Napi::Function::New<Resolve>(env, "resolve"));
   exports.Set("launch", Napi::Function::New<Launch>(env, "launch"));
   exports.Set("tap", Napi::Function::New<Tap>(env, "tap"));

@@ -12,7 +12,7 @@ struct TapInput {
   bool up = false;       // create: also set IFF_UP with SIOCSIFFLAGS
 };
 
-// What to do with the device. Values shared with lib/tap.ts.
+// What to do with the device. lib/tap.ts's TAP_OPS has the same values (test/steps.test.ts).
 enum TapOp : int {
   TAP_CREATE = 0,  // a new persistent device (an existing one fails with EBUSY)
   TAP_REMOVE = 1,  // attach with `flags`, then TUNSETPERSIST 0: the device goes with the fd

@@ -17,6 +17,13 @@ const ctx: LaunchContext = {
 const at = (step: StepName, errno: number, detail = 0, signal = 0) => launchFailure({ step, errno, detail, signal }, ctx);
 
 describe('launchFailure', () => {
+  it('takes a failure found before any child: execve ENOENT with no candidate names the program', () => {
+    const e = launchFailure({ step: 'execve', errno: 2 }, { ...ctx, candidates: [] });
+    expect(e).toMatchObject({ code: 'ENOENT', errno: -2, step: 'execve', syscall: 'execve', path: 'qemu' });
+    expect(e.signal).toBeUndefined();
+    expect(e.message).toMatch(/^spawnGuest qemu: execve failed: ENOENT \(no such file or directory\): /);
+  });
+
   it('names the step, errno and syscall like a SystemError', () => {
     const e = at('setgroups', 1);
     expect(e).toMatchObject({

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native.js';
 import { STDIO_KINDS } from '../lib/launch-plan.js';
 import { STEP_NAMES, stepName, VERIFY_ITEMS } from '../lib/steps.js';
+import { TAP_OPS } from '../lib/tap.js';
 
 describe('tables shared with native/', () => {
   it('step names: the same strings, in the same order, in native/steps.h and lib/steps.ts', () => {
@@ -12,6 +13,10 @@ describe('tables shared with native/', () => {
 
   it("stdio kinds: lib/launch-plan.ts's numbers are native/launch.h's StdioKind", () => {
     expect(loadNative().stdioKinds).toEqual(STDIO_KINDS);
+  });
+
+  it("TAP operations: lib/tap.ts's numbers are native/tap.h's TapOp", () => {
+    expect(loadNative().tapOps).toEqual(TAP_OPS);
   });
 });
 
