@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readKernelLimit } from './procfs.js';
 import { invalidType, invalidValue, outOfRange } from './errors.js';
 
 /**
@@ -65,12 +65,9 @@ export function capabilityNumber(name: CapabilityName): number {
   return capabilityNumbers.get(name) as number;
 }
 
-let lastCapCache: number | undefined;
-
 /** The highest capability this kernel knows (/proc/sys/kernel/cap_last_cap), read once. */
 export function capLastCap(): number {
-  lastCapCache ??= Number.parseInt(readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1'), 10);
-  return lastCapCache;
+  return readKernelLimit('cap_last_cap');
 }
 
 /** `CAP_NET_ADMIN` for 12; `CAP_41` for a number newer than this table. */

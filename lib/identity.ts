@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readKernelLimit } from './procfs.js';
 import { errnoMessage, errnoName, OptionRangeError, InvalidOptionError, SpawnGuestError, outOfRange, shortText } from './errors.js';
 import type { IdSpec } from './options.js';
 
@@ -59,12 +59,9 @@ export interface IdentityRequest {
   allowRoot: boolean;
 }
 
-let ngroupsMaxCache: number | undefined;
-
 /** The kernel's NGROUPS_MAX (/proc/sys/kernel/ngroups_max), read once. */
 export function ngroupsMax(): number {
-  ngroupsMaxCache ??= Number.parseInt(readFileSync('/proc/sys/kernel/ngroups_max', 'latin1'), 10);
-  return ngroupsMaxCache;
+  return readKernelLimit('ngroups_max');
 }
 
 function lookupError(code: string, option: string, message: string, syscall: string, spawnargs: readonly string[]) {

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readFile, readlink } from 'node:fs/promises';
 import { capabilitiesInMask, capabilityHex, capabilityName } from './capabilities.js';
 
@@ -130,6 +130,26 @@ export async function readProcStatus(pid: number | 'self'): Promise<ProcStatus> 
 /** This process's /proc/self/status, read now. */
 export function readOwnStatus(): ProcStatus {
   return parseProcStatus(readFileSync('/proc/self/status', 'latin1'));
+}
+
+const kernelLimits = new Map<string, number>();
+
+/**
+ * A limit of the running kernel from /proc/sys/kernel (`cap_last_cap`, `ngroups_max`), read
+ * once: it cannot change while the kernel runs.
+ */
+export function readKernelLimit(name: 'cap_last_cap' | 'ngroups_max'): number {
+  let value = kernelLimits.get(name);
+  if (value === undefined) {
+    value = Number.parseInt(readFileSync(`/proc/sys/kernel/${name}`, 'latin1'), 10);
+    kernelLimits.set(name, value);
+  }
+  return value;
+}
+
+/** This process's /proc/self/oom_score_adj, read now. */
+export function readOwnOomScoreAdj(): number {
+  return Number(readFileSync('/proc/self/oom_score_adj', 'latin1').trim());
 }
 
 /** Resource limits by their prlimit(1) names, with the kernel's RLIMIT_* numbers. */
@@ -311,6 +331,11 @@ export function parseStatLine(text: string): StatLine {
   };
 }
 
+/** This process's /proc/self/stat, read now. */
+export function readOwnStat(): StatLine {
+  return parseStatLine(readFileSync('/proc/self/stat', 'latin1'));
+}
+
 /** The cgroup v2 path in the text of /proc/<pid>/cgroup (its `0::` line), relative to the cgroup2 mount. */
 export function parseCgroup(text: string): string | undefined {
   return /^0::(.*)$/m.exec(text)?.[1];
@@ -324,6 +349,31 @@ export function readCgroupPath(pid: number | 'self'): string | undefined {
 /** Parses the text of /proc/<pid>/fdinfo/<fd> (proc(5)): its `key:\tvalue` lines, by key. */
 export function parseFdinfo(text: string): Record<string, string> {
   return keyedLines(text);
+}
+
+/**
+ * The pids with an open descriptor whose /proc/<pid>/fdinfo/<fd> `holds` accepts; processes
+ * and descriptors that go away (or cannot be read) meanwhile are passed over.
+ */
+export function pidsHoldingFd(holds: (fdinfo: Record<string, string>) => boolean): number[] {
+  const pids: number[] = [];
+  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    let fds: string[];
+    try {
+      fds = readdirSync(`/proc/${pid}/fdinfo`);
+    } catch {
+      continue;
+    }
+    const found = fds.some((fd) => {
+      try {
+        return holds(parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1')));
+      } catch {
+        return false;
+      }
+    });
+    if (found) pids.push(Number(pid));
+  }
+  return pids;
 }
 
 /** One resource limit as /proc/<pid>/limits shows it. */

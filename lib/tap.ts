@@ -1,9 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { errnoMessage, errnoName, invalidType, invalidValue, OptionRangeError } from './errors.js';
 import { loadNative } from './native.js';
 import { checkId, type IdSpec } from './options.js';
-import { parseFdinfo } from './procfs.js';
+import { pidsHoldingFd } from './procfs.js';
 
 /** The tun driver's flags (linux/if_tun.h), as sysfs `tun_flags` shows them. */
 export const TUN_FLAGS = {
@@ -153,24 +153,7 @@ export function tapHint(code: string, syscall: string, device: string, holders: 
 
 /** The pids whose open tun fds are attached to `device` (/proc/PID/fdinfo shows `iff:`). */
 export function tapHolders(device: string): number[] {
-  const pids: number[] = [];
-  for (const pid of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fdinfo`);
-    } catch {
-      continue;
-    }
-    const holds = fds.some((fd) => {
-      try {
-        return parseFdinfo(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'latin1')).iff === device;
-      } catch {
-        return false;
-      }
-    });
-    if (holds) pids.push(Number(pid));
-  }
-  return pids;
+  return pidsHoldingFd((fdinfo) => fdinfo.iff === device);
 }
 
 function tapFailure(call: string, device: string, errno: number, syscall: string): TapError {

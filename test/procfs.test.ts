@@ -1,4 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { getPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   innermostMount,
@@ -9,7 +11,11 @@ import {
   parsePlacement,
   parseProcStatus,
   parseStatLine,
+  pidsHoldingFd,
+  readKernelLimit,
   readOwnLimits,
+  readOwnOomScoreAdj,
+  readOwnStat,
   readOwnMounts,
   readPlacement,
   readProcStatus,
@@ -208,6 +214,33 @@ describe('parseFdinfo', () => {
   it('reads the keys of a tun fd', () => {
     const text = 'pos:\t0\nflags:\t02\nmnt_id:\t24\nino:\t1043\niff:\ttap0\n';
     expect(parseFdinfo(text)).toEqual({ pos: '0', flags: '02', mnt_id: '24', ino: '1043', iff: 'tap0' });
+  });
+});
+
+describe('pidsHoldingFd', () => {
+  it('finds this process by a descriptor of its own, and no process for what none holds', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'capspawn-fdinfo-'));
+    const file = join(dir, 'data');
+    writeFileSync(file, Buffer.alloc(20_000));
+    const fd = openSync(file, 'r');
+    try {
+      // An offset no other descriptor is likely to stand at: fdinfo's `pos:`.
+      readSync(fd, Buffer.alloc(12_347), 0, 12_347, null);
+      expect(pidsHoldingFd((info) => info.pos === '12347')).toContain(process.pid);
+      expect(pidsHoldingFd((info) => info.iff === 'capspawn-none0')).toEqual([]);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe('own and kernel values', () => {
+  it('reads the kernel limits, this process nice value and oom_score_adj', () => {
+    expect(readKernelLimit('cap_last_cap')).toBe(Number(readFileSync('/proc/sys/kernel/cap_last_cap', 'latin1')));
+    expect(readKernelLimit('ngroups_max')).toBe(65536);
+    expect(readOwnStat()).toMatchObject({ pid: process.pid, nice: getPriority() });
+    expect(readOwnOomScoreAdj()).toBe(Number(readFileSync('/proc/self/oom_score_adj', 'latin1')));
   });
 });
 

@@ -1,5 +1,5 @@
 import { release } from 'node:os';
-import { capabilityName, parseCapability } from '../capabilities.js';
+import { capabilityName, capabilityNumber, parseCapability } from '../capabilities.js';
 import { SpawnGuestError } from '../errors.js';
 import { checkCgroup, placeCgroup } from '../placement.js';
 import { readOwnMounts } from '../procfs.js';
@@ -60,7 +60,7 @@ const DOCTOR_HELP = renderHelp({
   footer: 'Exit status:\n  0 when every check passes, 1 when any fails, 125 for a bad option.',
 });
 
-const NET_ADMIN = parseCapability('net_admin');
+const NET_ADMIN = capabilityNumber('net_admin');
 
 /** Any program will do: the plan's ids, groups and capabilities do not depend on it. */
 const PLACEHOLDER_PROGRAM = process.execPath;

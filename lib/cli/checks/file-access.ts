@@ -1,5 +1,5 @@
 import { lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
-import { parseCapability } from '../../capabilities.js';
+import { capabilityNumber } from '../../capabilities.js';
 
 /** Who would open a file: the guest's ids, groups and capabilities. */
 export interface AccessIdentity {
@@ -14,8 +14,8 @@ export const READ = 4;
 export const WRITE = 2;
 export const EXECUTE = 1;
 
-const DAC_OVERRIDE = parseCapability('dac_override');
-const DAC_READ_SEARCH = parseCapability('dac_read_search');
+const DAC_OVERRIDE = capabilityNumber('dac_override');
+const DAC_READ_SEARCH = capabilityNumber('dac_read_search');
 
 /**
  * Whether the mode bits grant `want` to `who`, as generic_permission() in fs/namei.c decides:

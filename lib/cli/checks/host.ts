@@ -1,7 +1,7 @@
-import { readFileSync, statSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
-import { parseCapability } from '../../capabilities.js';
+import { statSync, type Stats } from 'node:fs';
+import { capabilityNumber } from '../../capabilities.js';
 import { readOwnMounts } from '../../procfs.js';
+import { readControllerFacts } from '../../own-cgroup.js';
 import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE, type AccessIdentity } from './file-access.js';
 import { groupNames, userName } from '../id-names.js';
@@ -46,7 +46,7 @@ async function modeOf(stats: Stats): Promise<string> {
   return describeMode(stats, owner ?? String(stats.uid), groups.get(stats.gid) ?? String(stats.gid));
 }
 
-const NET_ADMIN = parseCapability('net_admin');
+const NET_ADMIN = capabilityNumber('net_admin');
 
 /**
  * /dev/net/tun: present, and openable by the guest (QEMU opens it for its TAP devices).
@@ -147,11 +147,9 @@ export function cgroupHierarchyCheck(): Check {
   if (mount === undefined) {
     return { name: 'cgroup v2', ok: true, detail: 'not mounted: --cgroup cannot be used here (everything else works)' };
   }
-  let controllers = '';
+  let controllers: string[] = [];
   try {
-    controllers = readFileSync(join(mount, 'cgroup.controllers'), 'latin1').trim();
-  } catch {
-    controllers = '';
-  }
-  return { name: 'cgroup v2', ok: true, detail: `mounted at ${mounts[0]} with controllers: ${controllers || '(none)'}` };
+    controllers = readControllerFacts(mount).controllers;
+  } catch {}
+  return { name: 'cgroup v2', ok: true, detail: `mounted at ${mount} with controllers: ${controllers.join(' ') || '(none)'}` };
 }

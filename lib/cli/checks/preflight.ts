@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, realpathSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { capabilityName, capabilityNumber } from '../../capabilities.js';
 import type { CgroupLimit } from '../../cgroup-limits.js';
@@ -6,7 +6,7 @@ import { programPrivileges, privilegedProgramReason } from '../../launch-error.j
 import { loadNative } from '../../native.js';
 import { controllerProblem, readControllerFacts } from '../../own-cgroup.js';
 import { mountOf } from '../../placement.js';
-import { parseStatLine } from '../../procfs.js';
+import { readOwnOomScoreAdj, readOwnStat } from '../../procfs.js';
 import { STEP_CAPABILITIES, type PrivilegedStep } from '../../steps.js';
 import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
@@ -33,14 +33,6 @@ export interface LaunchRequest {
     oomScoreAdj?: number;
     nice?: number;
   };
-}
-
-function ownNumber(path: string, read: (text: string) => number): number {
-  try {
-    return read(readFileSync(path, 'latin1'));
-  } catch {
-    return 0;
-  }
 }
 
 /** The cgroup check when this process may not write where the launch would (access(2) failed). */
@@ -110,7 +102,7 @@ function placementChecks(placement: NonNullable<LaunchRequest['placement']>, cre
     checks.push(launcherCapability('setns', 'setns joins the network namespace', true, creds));
   }
   if (placement.oomScoreAdj !== undefined) {
-    const own = ownNumber('/proc/self/oom_score_adj', (t) => Number(t.trim()));
+    const own = readOwnOomScoreAdj();
     checks.push(
       launcherCapability(
         'oom_score_adj',
@@ -121,7 +113,7 @@ function placementChecks(placement: NonNullable<LaunchRequest['placement']>, cre
     );
   }
   if (placement.nice !== undefined) {
-    const own = ownNumber('/proc/self/stat', (t) => parseStatLine(t).nice);
+    const own = readOwnStat().nice;
     checks.push(launcherCapability('setpriority', `nice ${placement.nice} is below this process's ${own}`, placement.nice < own, creds));
   }
   return checks;

@@ -1,12 +1,12 @@
 import { statSync } from 'node:fs';
-import { parseCapability } from '../../capabilities.js';
+import { capabilityNumber } from '../../capabilities.js';
 import { readTap, tapHolders, type TapInfo, TapError } from '../../tap.js';
 import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE } from './file-access.js';
 import type { DeviceTarget } from './host.js';
 import { groupNames, namedId, userName } from '../id-names.js';
 
-const NET_ADMIN = parseCapability('net_admin');
+const NET_ADMIN = capabilityNumber('net_admin');
 
 /**
  * Whether the guest may attach to `info` (TUNSETIFF on an existing device), as the kernel's
