@@ -3,6 +3,7 @@ import type { HostFacts } from './host-facts.js';
 import type { Identity } from './identity.js';
 import type { NormalizedOptions, StdioSlotPlan } from './options.js';
 import { readOwnLimits, RLIM_INFINITY, RLIMIT_RESOURCES } from './procfs.js';
+import { SECBIT_KEEP_CAPS, SECBIT_NOROOT, SECBIT_NOROOT_LOCKED } from './securebits.js';
 
 /**
  * The flat plan native/addon.cc reads: numbers and NUL-terminated byte strings, already
@@ -46,11 +47,6 @@ export interface LaunchPlan {
   testSignalBeforeVerify: number;
   testWalkFds: boolean;
 }
-
-/** Bits of prctl(PR_GET_SECUREBITS), from linux/securebits.h. */
-export const SECBIT_NOROOT = 1 << 0;
-export const SECBIT_NOROOT_LOCKED = 1 << 1;
-export const SECBIT_KEEP_CAPS = 1 << 4;
 
 /**
  * The securebits a guest of `uid` runs with, given this process's: inherited, plus

@@ -264,7 +264,7 @@ export function checkId(value: unknown, option: string): IdSpec {
   return value;
 }
 
-function checkBoolean(value: unknown, option: string): boolean {
+export function checkBoolean(value: unknown, option: string): boolean {
   if (value === undefined) return false;
   if (typeof value !== 'boolean') throw invalidType(option, 'a boolean', value);
   return value;

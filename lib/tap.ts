@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { errnoMessage, errnoName, invalidType, invalidValue, OptionRangeError } from './errors.js';
 import { loadNative } from './native.js';
-import { checkId, type IdSpec } from './options.js';
+import { checkBoolean, checkId, type IdSpec } from './options.js';
 import { pidsHoldingFd } from './procfs.js';
 
 /** The tun driver's flags (linux/if_tun.h), as sysfs `tun_flags` shows them. */
@@ -109,12 +109,6 @@ export function checkTapName(value: unknown, option = 'name'): string {
   return value;
 }
 
-function checkFlag(value: unknown, option: string): boolean {
-  if (value === undefined) return false;
-  if (typeof value !== 'boolean') throw invalidType(option, 'a boolean', value);
-  return value;
-}
-
 const KNOWN_TAP_OPTIONS = new Set(['user', 'group', 'vnetHdr', 'multiQueue', 'up']);
 
 /** Checks createTap's options; looks nothing up. */
@@ -128,9 +122,9 @@ export function checkTapOptions(
   return {
     user: o.user === undefined ? undefined : checkId(o.user, 'user'),
     group: o.group === undefined ? undefined : checkId(o.group, 'group'),
-    vnetHdr: checkFlag(o.vnetHdr, 'vnetHdr'),
-    multiQueue: checkFlag(o.multiQueue, 'multiQueue'),
-    up: checkFlag(o.up, 'up'),
+    vnetHdr: checkBoolean(o.vnetHdr, 'vnetHdr'),
+    multiQueue: checkBoolean(o.multiQueue, 'multiQueue'),
+    up: checkBoolean(o.up, 'up'),
   };
 }
 

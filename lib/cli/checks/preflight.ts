@@ -10,7 +10,8 @@ import { readOwnOomScoreAdj, readOwnStat } from '../../procfs.js';
 import { STEP_CAPABILITIES, type PrivilegedStep } from '../../steps.js';
 import type { Check } from './report.js';
 import { checkAccess, EXECUTE, type AccessIdentity } from './file-access.js';
-import { maskHas, SECBIT_KEEP_CAPS_LOCKED, SECBIT_NO_CAP_AMBIENT_RAISE, type LauncherCredentials } from './launcher-credentials.js';
+import { maskHas, type LauncherCredentials } from './launcher-credentials.js';
+import { SECBIT_KEEP_CAPS_LOCKED, SECBIT_NO_CAP_AMBIENT_RAISE } from '../../securebits.js';
 
 /** What a launch would need from this process, as far as it is known. */
 export interface LaunchRequest {
