@@ -3,11 +3,12 @@
 // machine with Debian's g++-aarch64-linux-gnu, then checks it: an AArch64 ELF whose glibc and
 // libstdc++ symbol versions are none newer than those the x64 prebuild needs (built first if
 // absent). The build runs in a copy of the sources, so build/ keeps the host's addon. Node-API
-// headers are the same on every architecture: node-gyp uses this Node's own (npm's nodedir).
+// headers are the same on every architecture: node-gyp uses this Node's own (scripts/node-headers.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { withOwnHeaders } from './node-headers.mjs';
 
 const checkout = resolve(new URL('..', import.meta.url).pathname);
 const CROSS = 'aarch64-linux-gnu-';
@@ -47,18 +48,14 @@ const work = mkdtempSync(join(tmpdir(), 'capspawn-arm64-'));
 try {
   for (const entry of ['binding.gyp', 'package.json', 'native']) cpSync(join(checkout, entry), join(work, entry), { recursive: true });
   symlinkSync(join(checkout, 'node_modules'), join(work, 'node_modules'));
-  const env = {
+  const env = withOwnHeaders({
     ...process.env,
     CC: `${CROSS}gcc`,
     CXX: `${CROSS}g++`,
     LINK: `${CROSS}g++`,
     AR: `${CROSS}ar`,
     PREBUILD_LIBC: 'glibc',
-  };
-  // This Node's own headers (npm sets nodedir; without npm, the ones beside this node), so
-  // node-gyp never downloads any.
-  const ownHeaders = resolve(process.execPath, '..', '..');
-  if (!env.npm_config_nodedir && existsSync(join(ownHeaders, 'include', 'node', 'node_api.h'))) env.npm_config_nodedir = ownHeaders;
+  });
   const prebuildify = join(checkout, 'node_modules', 'prebuildify', 'bin.js');
   const args = [prebuildify, '--napi', '--strip', '--strip-bin', `${CROSS}strip`, '--tag-libc', '--arch', 'arm64', '--platform', 'linux'];
   const build = spawnSync(process.execPath, args, { cwd: work, env, stdio: 'inherit' });

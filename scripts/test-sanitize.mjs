@@ -13,6 +13,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withOwnHeaders } from './node-headers.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const buildDir = join(root, 'node_modules', '.cache', 'capspawn-sanitize');
@@ -45,7 +46,7 @@ writeFileSync(join(buildDir, 'binding.gyp'), `${JSON.stringify({ targets: [child
 writeFileSync(join(buildDir, 'package.json'), '{ "name": "capspawn-sanitize", "private": true }\n');
 
 const nodeGyp = join(root, 'node_modules', '.bin', 'node-gyp');
-execFileSync(nodeGyp, ['rebuild'], { cwd: buildDir, stdio: 'inherit' });
+execFileSync(nodeGyp, ['rebuild'], { cwd: buildDir, stdio: 'inherit', env: withOwnHeaders(process.env) });
 
 // The addon is instrumented; the child procedure is not.
 const binary = join(buildDir, 'build', 'Release', 'capspawn.node');

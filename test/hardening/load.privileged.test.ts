@@ -109,16 +109,18 @@ describe.runIf(isRoot)(`load (${notRootReason})`, () => {
       // A heap that shrinks is not subtracted: V8 keeps the pages it frees in a pool before it
       // gives them back, so its physical size drops while RSS does not (seen in the emulated arm64
       // machine: heap in memory -2044 bytes per spawn, RSS +3125, which would read as 5169 outside).
-      const outside = (from: ReturnType<typeof snapshot>) => after.rss - from.rss - Math.max(0, after.heapPhysical - from.heapPhysical);
-      const outsideHeapGrowth = outside(before);
-      const secondHalf = outside(mid) / (CYCLES - half);
+      type Snapshot = ReturnType<typeof snapshot>;
+      const outside = (from: Snapshot, to: Snapshot) => to.rss - from.rss - Math.max(0, to.heapPhysical - from.heapPhysical);
+      const outsideHeapGrowth = outside(before, after);
+      const firstHalf = outside(before, mid) / half;
+      const secondHalf = outside(mid, after) / (CYCLES - half);
       const heapUsedGrowth = after.heapUsed - before.heapUsed;
       const perSpawn = (bytes: number) => `${(bytes / CYCLES).toFixed(0)} bytes per spawn`;
       console.log(
         `load: ${CYCLES} cycles; fds ${before.fds.length} -> ${after.fds.length}; active resources ${before.resources} -> ${after.resources}; ` +
           `children ${before.children.length} -> ${after.children.length}; mappings ${before.mappings} -> ${after.mappings}; ` +
           `RSS ${(before.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB (${perSpawn(rssGrowth)}); ` +
-          `outside the V8 heap ${perSpawn(outsideHeapGrowth)}, in the second half ${secondHalf.toFixed(0)} bytes per spawn (V8 heap in memory ${perSpawn(after.heapPhysical - before.heapPhysical)}, ` +
+          `outside the V8 heap ${perSpawn(outsideHeapGrowth)}, in the halves ${firstHalf.toFixed(0)} and ${secondHalf.toFixed(0)} bytes per spawn (V8 heap in memory ${perSpawn(after.heapPhysical - before.heapPhysical)}, ` +
           `committed ${perSpawn(after.heapTotal - before.heapTotal)}); V8 heap used after full GC ${perSpawn(heapUsedGrowth)}; ` +
           `child_process beside: ${nodeSpawned} spawned, ${nodeExited} exit events`,
       );
@@ -132,9 +134,11 @@ describe.runIf(isRoot)(`load (${notRootReason})`, () => {
       // Leaking even a 4 KiB page per launch outside the V8 heap would show here. Under
       // AddressSanitizer (npm run test:sanitize) freed memory sits in ASan's quarantine, so RSS
       // says nothing there; the mappings above still do.
-      // The emulated arm64 machine showed 5104 bytes per spawn over all 1,000 cycles with the V8
-      // heap unchanged, a one-time growth spread over few cycles: the second half says.
-      if (!underAddressSanitizer()) expect(secondHalf).toBeLessThan(4096);
+      // A leak grows in both halves alike; what fills once (malloc arenas for threads that ran
+      // at the same time for the first time, say) grows in one. The emulated arm64 machine showed
+      // 5104 bytes per spawn over all 1,000 cycles with the V8 heap unchanged; the VM on a host
+      // busy with two other VMs -704 in the first half and 6308 in the second (2802 overall).
+      if (!underAddressSanitizer()) expect(Math.min(firstHalf, secondHalf)).toBeLessThan(4096);
       // And JavaScript objects kept per launch would show in the heap that survives a full
       // collection: a Guest kept after its exit is about 880 bytes (with stdio 'ignore'). The
       // allowance is for what V8 keeps once (compiled code, feedback), about 200 KiB measured.
