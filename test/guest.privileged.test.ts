@@ -124,8 +124,9 @@ describe.runIf(isRoot)(`a running guest (${notRootReason})`, () => {
       import { spawnGuest } from ${JSON.stringify(new URL('../dist/index.js', import.meta.url).pathname)};
       ${handler}
       const guest = await spawnGuest('/bin/true', [], { user: ${JSON.stringify(user)}, stdio: 'ignore' });
-      guest.on('exit', () => { throw new Error('from an exit listener'); });
-      setTimeout(() => console.log('still running'), 200);`;
+      // From the exit on (however long the guest takes), the daemon has 200 ms to go on.
+      guest.on('exit', () => setTimeout(() => console.log('still running'), 200));
+      guest.on('exit', () => { throw new Error('from an exit listener'); });`;
     const node = (code: string) => runNode(['--input-type=module', '-e', code]);
     // With a handler, the daemon sees the exception there and goes on.
     const handled = await node(script("process.on('uncaughtException', (e) => console.log('caught: ' + e.message));"));
