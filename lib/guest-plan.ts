@@ -1,28 +1,20 @@
 import type { CgroupLimit } from './cgroup-limits.js';
 import { capabilityHex, capabilityMask, capabilityName } from './capabilities.js';
 import { UnsupportedPlatformError } from './errors.js';
-import type { UserEntry } from './identity.js';
+import type { Identity } from './identity.js';
 import type { SpawnGuestOptions } from './options.js';
 import { readOwnStatus, RLIM_INFINITY, rlimitName, type RlimitName } from './procfs.js';
 import { guestSecurebits } from './launch-plan.js';
 import { prepareGuest, requireProgram, splitArguments } from './prepared-guest.js';
 
 /** What a guest would get, decided exactly as spawnGuest decides it, without spawning. */
-export interface GuestPlan {
+export interface GuestPlan extends Identity {
   /** The program as given, and the paths execve would try in order. */
   file: string;
   /** The absolute paths execve would try, in order. */
   candidates: string[];
   /** argv of the guest, argv0 first. */
   argv: string[];
-  /** The uid the guest runs as. */
-  uid: number;
-  /** The primary gid. */
-  gid: number;
-  /** Supplementary groups, ascending. */
-  groups: number[];
-  /** The target's passwd entry, or null for a uid without one. */
-  user: UserEntry | null;
   /** Capability names (`CAP_NET_ADMIN`) with their bit numbers. */
   capabilities: {
     /** `CAP_NET_ADMIN` */

@@ -43,7 +43,9 @@ export type Resolver = (request: ResolveRequest) => Promise<ResolveAnswer>;
 
 /** Who a guest runs as, resolved to numbers. */
 export interface Identity {
+  /** The uid the guest runs as. */
   uid: number;
+  /** The primary gid. */
   gid: number;
   /** Supplementary groups, ascending and unique, as the kernel stores them. */
   groups: number[];

@@ -5,10 +5,10 @@
 import { once } from 'node:events';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { EVENTS_POLL_MS, FREEZE_DEADLINE_MS, treeTestHooks } from '../lib/cgroup-tree.js';
 import { spawnGuest, type Guest, type SpawnGuestOptions } from '../lib/index.js';
-import { FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
+import { alive, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 
 const user = FIXTURE_USERS.guest.name;
 const unified = '/sys/fs/cgroup/unified';
@@ -32,18 +32,6 @@ async function until(check: () => boolean, tries = 500): Promise<boolean> {
     await new Promise((r) => setTimeout(r, 20));
   }
   return check();
-}
-
-/** Live (not zombie) processes among `pids`. */
-function alive(pids: readonly number[]): number[] {
-  return pids.filter((pid) => {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-      return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-    } catch {
-      return false;
-    }
-  });
 }
 
 function procsOf(dir: string): number[] {
@@ -85,11 +73,14 @@ describe.runIf(isRoot)(`a cgroup of the guest's own (${notRootReason}; creates c
   });
 
   it('makes PARENT/capspawn-<pid>-<n> and starts the guest in it: guest.cgroup is its path; watched without a timer', async () => {
-    const resources = (kind: string) => process.getActiveResourcesInfo().filter((r) => r === kind).length;
-    const [timers, watches] = [resources('Timeout'), resources('FSEventWrap')];
+    const watches = () => process.getActiveResourcesInfo().filter((r) => r === 'FSEventWrap').length;
+    const before = watches();
+    const intervals = vi.spyOn(globalThis, 'setInterval');
     const { guest, pids } = await tree();
-    // cgroup.events is watched with inotify: one watch more, and no timer reading it.
-    expect([resources('Timeout'), resources('FSEventWrap')]).toEqual([timers, watches + 1]);
+    // cgroup.events is watched with inotify: one watch more, and no timer set to read it.
+    expect(watches()).toBe(before + 1);
+    expect(intervals).not.toHaveBeenCalled();
+    intervals.mockRestore();
     expect(guest.cgroup).toMatch(new RegExp(`^${parent}/capspawn-${process.pid}-\\d+$`));
     const path = `/${guest.cgroup!.slice(cgroupRoot.length + 1)}`;
     for (const pid of pids) expect(readFileSync(`/proc/${pid}/cgroup`, 'latin1')).toContain(`0::${path}\n`);

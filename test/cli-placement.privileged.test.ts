@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { childrenOf, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
+import { alive, childrenOf, FIXTURE_USERS, isRoot, notRootReason } from './support/fixtures.js';
 import { ensureCliBuilt, runCli, scratchDir, startCli } from './support/cli.js';
 
 const user = FIXTURE_USERS.guest.name;
@@ -107,15 +107,6 @@ describe.runIf(isRoot)(`capspawn placement flags (${notRootReason})`, () => {
       .filter((e) => e.isDirectory())
       .map((e) => join(cgroup, e.name));
   const procsOf = (dir: string) => readFileSync(join(dir, 'cgroup.procs'), 'latin1').split('\n').filter(Boolean).map(Number);
-  /** Live (not zombie) processes among `pids`. */
-  const alive = (pids: readonly number[]) =>
-    pids.filter((pid) => {
-      try {
-        return !/^\S+ \(.*\) Z /s.test(readFileSync(`/proc/${pid}/stat`, 'latin1'));
-      } catch {
-        return false;
-      }
-    });
   /** A config whose guest gets a cgroup of its own under the parent. */
   function ownCgroupConfig(): string {
     const config = join(scratchDir(), 'guest.json');

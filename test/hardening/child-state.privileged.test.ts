@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
 import { testHooks } from '../../lib/launch-plan.js';
-import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, uidOf } from '../support/fixtures.js';
+import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, processState, uidOf } from '../support/fixtures.js';
 import {
   daemonScript,
   hardeningDaemon,
@@ -174,9 +174,7 @@ describe.runIf(isRoot)(`a guest on a terminal of its own (${notRootReason})`, ()
       guest.terminal?.on('data', () => {});
       const written = new Promise<Error | null | undefined>((resolve) => guest.terminal?.write(Buffer.alloc(1 << 20, 'y\n'), resolve));
       // Runs only if the write above returned to the event loop: the guest still sleeps.
-      const state = await new Promise<string>((resolve) =>
-        setTimeout(() => resolve(readFileSync(`/proc/${guest.pid}/stat`, 'utf8').split(') ')[1]?.[0] ?? ''), 100),
-      );
+      const state = await new Promise<string>((resolve) => setTimeout(() => resolve(processState(guest.pid)), 100));
       expect(state).toBe('S');
       expect(guest.terminal?.writableLength).toBeGreaterThan(0);
       guest.kill('SIGKILL');

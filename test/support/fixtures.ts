@@ -31,7 +31,7 @@ export function gidOf(group: string): number {
   return Number(getent('group', group)[2]);
 }
 
-export { childrenOf } from './children.mjs';
+export { alive, childrenOf, processState } from './children.mjs';
 
 /** This process's open fds. */
 export function openFds(): number[] {

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { treeTestHooks } from '../../dist/cgroup-tree.js';
+import { alive } from './children.mjs';
 import { spawnGuest } from '../../dist/index.js';
 
 const user = process.argv[2];
@@ -169,9 +170,7 @@ const treeDir = tree.cgroup;
 results.freeze.signalled = await tree.killTree('SIGKILL');
 await tree.treeExited;
 results.freeze.pids = pids.length;
-results.freeze.alive = pids.filter(
-  (pid) => existsSync(`/proc/${pid}/stat`) && !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'latin1')),
-).length;
+results.freeze.alive = alive(pids).length;
 results.freeze.gone = !existsSync(treeDir);
 
 rmdirSync(parent);

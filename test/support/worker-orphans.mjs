@@ -2,21 +2,11 @@
 // worker launches PROGRAM (argv[4]) with `sleep 600` as USER (argv[3]) and is terminated once
 // the guest runs; then every guest is killed, and this process waits (up to 10 s) for them to
 // be reaped. Prints {"reaped": N, "zombies": [pids]}; a zombie is a guest nobody reaped.
-import { readFileSync } from 'node:fs';
+import { processState as state } from './children.mjs';
 import { Worker } from 'node:worker_threads';
 
 const [cycles, user, program] = [Number(process.argv[2] ?? 5), process.argv[3] ?? 'nobody', process.argv[4]];
 const dist = new URL('../../dist/index.js', import.meta.url).href;
-
-/** 'gone' once reaped, else the state letter of /proc/<pid>/stat ('Z' for a zombie). */
-function state(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
-  } catch {
-    return 'gone';
-  }
-}
 
 const pids = [];
 for (let i = 0; i < cycles; i++) {
