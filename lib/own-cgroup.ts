@@ -45,9 +45,13 @@ export interface ControllerFacts {
   controllers: string[];
 }
 
+/** The words of a cgroup's interface file: `cgroupWords(dir, 'cgroup.controllers')`. */
+export function cgroupWords(dir: string, file: string): string[] {
+  return readFileSync(join(dir, file), 'latin1').trim().split(/\s+/).filter(Boolean);
+}
+
 export function readControllerFacts(parent: string): ControllerFacts {
-  const words = (file: string) => readFileSync(join(parent, file), 'latin1').trim().split(/\s+/).filter(Boolean);
-  return { subtreeControl: words('cgroup.subtree_control'), controllers: words('cgroup.controllers') };
+  return { subtreeControl: cgroupWords(parent, 'cgroup.subtree_control'), controllers: cgroupWords(parent, 'cgroup.controllers') };
 }
 
 /**

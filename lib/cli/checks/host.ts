@@ -1,7 +1,7 @@
 import { statSync, type Stats } from 'node:fs';
 import { capabilityNumber } from '../../capabilities.js';
 import { readOwnMounts } from '../../procfs.js';
-import { readControllerFacts } from '../../own-cgroup.js';
+import { cgroupWords } from '../../own-cgroup.js';
 import type { Check } from './report.js';
 import { checkAccess, describeMode, READ, WRITE, type AccessIdentity } from './file-access.js';
 import { groupNames, userName } from '../id-names.js';
@@ -149,7 +149,7 @@ export function cgroupHierarchyCheck(): Check {
   }
   let controllers: string[] = [];
   try {
-    controllers = readControllerFacts(mount).controllers;
+    controllers = cgroupWords(mount, 'cgroup.controllers');
   } catch {}
   return { name: 'cgroup v2', ok: true, detail: `mounted at ${mount} with controllers: ${controllers.join(' ') || '(none)'}` };
 }
