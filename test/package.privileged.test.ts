@@ -104,7 +104,20 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
       mkdirSync(bin);
       symlinkSync(process.execPath, join(bin, 'node'));
       symlinkSync('/bin/sh', join(bin, 'sh'));
-      env = { HOME: work, PATH: bin, npm_config_cache: join(process.env.HOME ?? '/root', '.npm'), npm_config_update_notifier: 'false' };
+      // No registry either: the test VMs have no network, and the emulated arm64 machine no npm
+      // cache (there, an install that may reach the registry retried for ten minutes and
+      // failed). The dependencies go in beside the tarball, packed from this checkout's
+      // node_modules, and npm runs --offline with a cache of its own.
+      const dependencies = Object.keys(
+        (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies: object }).dependencies,
+      );
+      for (const name of dependencies)
+        await run(process.execPath, [npmCli, 'pack', '--ignore-scripts', '--pack-destination', work], {
+          cwd: join(root, 'node_modules', name),
+        });
+      const dependencyTarballs = readdirSync(work).filter((f) => f.endsWith('.tgz') && f !== tarball);
+      expect(dependencyTarballs).toHaveLength(dependencies.length);
+      env = { HOME: work, PATH: bin, npm_config_cache: join(work, 'npm-cache'), npm_config_update_notifier: 'false' };
       for (const tool of ['cc', 'g++', 'make', 'python3']) {
         expect(() => execFileSync('sh', ['-c', `command -v ${tool}`], { env })).toThrow();
       }
@@ -112,7 +125,8 @@ describe.runIf(isRoot)(`the packed tarball, installed without a compiler (${notR
       project = join(work, 'app');
       mkdirSync(project);
       writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
-      await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--prefer-offline', join(work, tarball!)], {
+      const tarballs = [...dependencyTarballs, tarball!].map((f) => join(work, f));
+      await run(process.execPath, [npmCli, 'install', '--no-audit', '--no-fund', '--offline', ...tarballs], {
         cwd: project,
         env,
       });
