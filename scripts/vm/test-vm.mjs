@@ -3,7 +3,8 @@
 // with privileged tests required, its output streamed here. Exits with the suite's status;
 // a kernel panic, a hang past the time limit or a missing module is a failure saying so.
 //   CAPSPAWN_VM_TESTS=a.test.ts:b.test.ts   only these files (default: the whole suite)
-//   CAPSPAWN_VM_TIMEOUT=SECONDS             give up after this long (default 3600)
+//   CAPSPAWN_VM_TIMEOUT=SECONDS             give up after this long (default 3600; with --arch
+//                                           arm64 7200, its whole suite alone takes over an hour)
 //   CAPSPAWN_VM_ACCEL=kvm|tcg               skip trying KVM first
 //   CAPSPAWN_VM_KERNEL=/boot/vmlinuz-...    the kernel to boot (its modules must be installed)
 // Arguments:
@@ -56,7 +57,7 @@ try {
   const run = await runInVm(command, {
     kernel: options.kernel,
     arch: options.arch,
-    timeoutSeconds: Number(process.env.CAPSPAWN_VM_TIMEOUT ?? 3600),
+    timeoutSeconds: Number(process.env.CAPSPAWN_VM_TIMEOUT ?? (arm64 ? 7200 : 3600)),
     onOutput: (text) => process.stdout.write(text),
     onAccelerator: (accel, why) =>
       process.stdout.write(`test:vm: booting with ${accel === 'kvm' ? 'KVM' : 'software emulation (TCG)'}: ${why}\n`),
