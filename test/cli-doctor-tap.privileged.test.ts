@@ -1,12 +1,12 @@
 // doctor --tap and explain's bubblewrap check, on real devices in a network namespace this
 // file makes, and on real wrapper files (scripts, a Nix-style binary wrapper, set-uid bwrap).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_GROUPS, FIXTURE_USERS, gidOf, isRoot, notRootReason } from './support/fixtures.js';
-import { cliPath, ensureCliBuilt, packageRoot, runCli } from './support/cli.js';
+import { ensureCliBuilt, runCli } from './support/cli.js';
 import { holdTap } from './support/netns.js';
 
 const netns = `capspawn-doctap-${process.pid}`;
@@ -23,11 +23,8 @@ interface Check {
 }
 
 /** capspawn doctor --json ARGS, run inside the namespace. */
-function doctor(args: string[]): { status: number | null; checks: Check[]; stderr: string } {
-  const out = spawnSync('ip', ['netns', 'exec', netns, process.execPath, cliPath, 'doctor', '--json', ...args], {
-    cwd: packageRoot,
-    encoding: 'utf8',
-  });
+async function doctor(args: string[]): Promise<{ status: number | null; checks: Check[]; stderr: string }> {
+  const out = await runCli(['doctor', '--json', ...args], { wrapper: ['ip', 'netns', 'exec', netns] });
   return { status: out.status, stderr: out.stderr, checks: out.stdout ? (JSON.parse(out.stdout) as { checks: Check[] }).checks : [] };
 }
 
@@ -39,13 +36,17 @@ function tapLine(checks: Check[], tap: string): Check {
 
 describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace of its own)`, () => {
   let dir = '';
-  beforeAll(() => {
+  beforeAll(async () => {
     ensureCliBuilt();
     execFileSync('ip', ['netns', 'add', netns]);
-    const tap = (...args: string[]) => execFileSync('ip', ['netns', 'exec', netns, process.execPath, cliPath, 'tap', 'add', ...args]);
-    tap('cs-grp0', '--group', net, '--vnet-hdr', '--up');
-    tap('cs-own0', '--user', FIXTURE_USERS.second.name);
-    tap('cs-bare0');
+    for (const args of [
+      ['cs-grp0', '--group', net, '--vnet-hdr', '--up'],
+      ['cs-own0', '--user', FIXTURE_USERS.second.name],
+      ['cs-bare0'],
+    ]) {
+      const made = await runCli(['tap', 'add', ...args], { wrapper: ['ip', 'netns', 'exec', netns] });
+      if (made.status !== 0) throw new Error(`capspawn tap add ${args.join(' ')} exited ${made.status}: ${made.stderr}`);
+    }
     dir = mkdtempSync(join(tmpdir(), 'capspawn-doctap-'));
     chmodSync(dir, 0o755);
   });
@@ -54,19 +55,19 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("a guest in the TAP's group may attach without capabilities", () => {
-    const out = doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']);
+  it("a guest in the TAP's group may attach without capabilities", async () => {
+    const out = await doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']);
     expect(tapLine(out.checks, 'cs-grp0')).toMatchObject({
       ok: true,
       detail: expect.stringMatching(
         new RegExp(`group ${net} \\(${gidOf(net)}\\), vnet_hdr, persistent, up; ${guest} may attach without any capability$`),
       ),
     });
-    expect(tapLine(doctor(['--user', guest, '--add-groups', net, '--tap', 'cs-grp0']).checks, 'cs-grp0').ok).toBe(true);
+    expect(tapLine((await doctor(['--user', guest, '--add-groups', net, '--tap', 'cs-grp0'])).checks, 'cs-grp0').ok).toBe(true);
   });
 
-  it('a guest outside it gets a ✗ naming the group and the QEMU message, and doctor exits 1', () => {
-    const out = doctor(['--user', guest, '--tap', 'cs-grp0']);
+  it('a guest outside it gets a ✗ naming the group and the QEMU message, and doctor exits 1', async () => {
+    const out = await doctor(['--user', guest, '--tap', 'cs-grp0']);
     expect(out.status).toBe(1);
     expect(tapLine(out.checks, 'cs-grp0')).toMatchObject({
       ok: false,
@@ -79,8 +80,8 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     });
   });
 
-  it('an owner that is not the guest, or no owner and no group: ✗; with CAP_NET_ADMIN: ✓', () => {
-    const out = doctor(['--user', guest, '--tap', 'cs-own0', '--tap', 'cs-bare0']);
+  it('an owner that is not the guest, or no owner and no group: ✗; with CAP_NET_ADMIN: ✓', async () => {
+    const out = await doctor(['--user', guest, '--tap', 'cs-own0', '--tap', 'cs-bare0']);
     expect(tapLine(out.checks, 'cs-own0')).toMatchObject({
       ok: false,
       detail: expect.stringMatching(/it belongs to uid \d+, and the guest is uid \d+/),
@@ -89,14 +90,14 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
       ok: false,
       detail: expect.stringContaining('it has no owner or group, so only CAP_NET_ADMIN may attach'),
     });
-    expect(tapLine(doctor(['--user', guest, '--caps', 'net_admin', '--tap', 'cs-bare0']).checks, 'cs-bare0')).toMatchObject({
+    expect(tapLine((await doctor(['--user', guest, '--caps', 'net_admin', '--tap', 'cs-bare0'])).checks, 'cs-bare0')).toMatchObject({
       ok: true,
       detail: expect.stringMatching(/may attach holding CAP_NET_ADMIN$/),
     });
   });
 
   it('a missing device, and one a process holds attached (Device or resource busy)', async () => {
-    expect(tapLine(doctor(['--tap', 'cs-none0']).checks, 'cs-none0')).toMatchObject({
+    expect(tapLine((await doctor(['--tap', 'cs-none0'])).checks, 'cs-none0')).toMatchObject({
       ok: false,
       code: 'ENODEV',
       fix: expect.stringContaining('capspawn tap add cs-none0'),
@@ -104,7 +105,7 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     // A process attached to the TAP, as a running QEMU is.
     const { pid, release } = await holdTap(netns, 'cs-grp0');
     try {
-      expect(tapLine(doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0']).checks, 'cs-grp0')).toMatchObject({
+      expect(tapLine((await doctor(['--user', guest, '--groups', net, '--tap', 'cs-grp0'])).checks, 'cs-grp0')).toMatchObject({
         ok: false,
         code: 'EBUSY',
         detail: expect.stringContaining(`attached by pid ${pid}, so another QEMU gets "Device or resource busy"`),
@@ -114,14 +115,14 @@ describe.runIf(isRoot)(`doctor --tap (${notRootReason}; in a network namespace o
     }
   });
 
-  it('reads the devices from a profile\'s "taps" too, and refuses a malformed one', () => {
+  it('reads the devices from a profile\'s "taps" too, and refuses a malformed one', async () => {
     const profile = join(dir, 'guest.json');
     writeFileSync(profile, JSON.stringify({ user: guest, supplementaryGroups: [net], taps: ['cs-grp0'] }));
-    const out = doctor(['--config', profile, '--tap', 'cs-bare0']);
+    const out = await doctor(['--config', profile, '--tap', 'cs-bare0']);
     expect(tapLine(out.checks, 'cs-grp0').ok).toBe(true);
     expect(tapLine(out.checks, 'cs-bare0').ok).toBe(false);
     writeFileSync(profile, JSON.stringify({ user: guest, taps: 'cs-grp0' }));
-    expect(doctor(['--config', profile])).toMatchObject({
+    expect(await doctor(['--config', profile])).toMatchObject({
       status: 125,
       stderr: `capspawn: ${profile}: field "taps" must be a list of TAP device names, such as ["cvd-mtap-01"]\n`,
     });

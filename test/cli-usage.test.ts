@@ -1,6 +1,5 @@
 // The command line as a person types it (issue 13, section 2): spellings they know, help that
 // answers, flags named in errors, one flag for every profile field.
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +11,7 @@ import { flagForOption, GUEST_FLAGS } from '../lib/cli/guest-flags.js';
 import { inFlagWords } from '../lib/cli/report-error.js';
 import { FIXTURE_USERS } from './support/fixtures.js';
 import { ensureCliBuilt, packageRoot, runCli } from './support/cli.js';
+import { runProgram } from './support/run.js';
 
 const guest = FIXTURE_USERS.guest.name;
 const read = (file: string) => readFileSync(join(packageRoot, file), 'utf8');
@@ -201,8 +201,9 @@ describe('README quick start', () => {
     expect(readme).not.toMatch(/^sudo capspawn /m);
   });
 
-  it('npx capspawn runs the command of a clone', () => {
-    const version = execFileSync('npx', ['--no-install', 'capspawn', '--version'], { cwd: packageRoot, encoding: 'utf8' });
+  it('npx capspawn runs the command of a clone', async () => {
+    const { status, stdout: version, stderr } = await runProgram('npx', ['--no-install', 'capspawn', '--version'], { cwd: packageRoot });
+    expect(status, stderr).toBe(0);
     expect(version).toMatch(/^capspawn \d+\.\d+\.\d+/);
     // npx starts npm itself: over a minute under the test VM's emulation.
   }, 600_000);

@@ -163,8 +163,11 @@ describe.runIf(isRoot)(`a guest booted on a TAP device (${notRootReason}; in a n
   });
 
   describe('(b) a TAP made by createTap for group cvdnetwork', () => {
-    beforeAll(() => {
-      const made = apiInNetns(netnsName, `return await createTap('cvd-mtap-01', { group: '${CVDNETWORK}', vnetHdr: true, up: true });`);
+    beforeAll(async () => {
+      const made = await apiInNetns(
+        netnsName,
+        `return await createTap('cvd-mtap-01', { group: '${CVDNETWORK}', vnetHdr: true, up: true });`,
+      );
       expect(made).toMatchObject({ ok: { group: gidOf(CVDNETWORK), persistent: true } });
       ip('addr', 'add', `${HOST}/30`, 'dev', 'cvd-mtap-01');
     });

@@ -27,18 +27,17 @@ const root = new URL('..', import.meta.url).pathname;
 const npmCli = realpathSync(execFileSync('/bin/sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim());
 
 /** The files `npm pack` would ship, as it lists them. */
-function packedFiles(): string[] {
-  const out = execFileSync(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], {
+async function packedFiles(): Promise<string[]> {
+  const { stdout } = await run(process.execPath, [npmCli, 'pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: root,
     encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'ignore'],
   });
-  return (JSON.parse(out) as [{ files: { path: string }[] }])[0].files.map((f) => f.path).sort();
+  return (JSON.parse(stdout) as [{ files: { path: string }[] }])[0].files.map((f) => f.path).sort();
 }
 
 describe('the published file list', () => {
-  it('ships the built library, its types, the native sources and prebuilds, and nothing else', () => {
-    const files = packedFiles();
+  it('ships the built library, its types, the native sources and prebuilds, and nothing else', async () => {
+    const files = await packedFiles();
     const unexpected = files.filter(
       (f) =>
         !/^(dist\/.+\.(js|d\.ts)|native\/[a-z_]+\.(cc|h)|prebuilds\/[a-z0-9-]+\/capspawn\.[a-z]+\.node|binding\.gyp|package\.json|README\.md|LICENSE)$/.test(

@@ -1,11 +1,11 @@
 // The test VM's Debian kernels (scripts/vm/kernels.mjs): the mirror is the one this machine's
 // own apt sources name, and `npm run test:vm -- --kernel` takes only the releases it knows.
-import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEBIAN_KERNELS, debianMirror } from '../scripts/vm/kernels.mjs';
+import { runProgram } from './support/run.js';
 
 const runner = new URL('../scripts/vm/test-vm.mjs', import.meta.url).pathname;
 
@@ -42,8 +42,8 @@ describe("the test VM's Debian kernels", () => {
     expect(debianMirror(aptDir({ 'sources.list': 'deb https://deb.nodesource.com/node_20.x nodistro-security main\n' }))).toBeUndefined();
   });
 
-  it('--kernel refuses a release it has no Debian kernel for, before booting anything', () => {
-    const run = spawnSync(process.execPath, [runner, '--kernel', '4.19'], { encoding: 'utf8' });
+  it('--kernel refuses a release it has no Debian kernel for, before booting anything', async () => {
+    const run = await runProgram(process.execPath, [runner, '--kernel', '4.19']);
     expect(run.status).toBe(2);
     expect(run.stderr).toBe('test:vm: --kernel takes one of 5.10, 6.1, 6.12, not 4.19\n');
   });

@@ -1,7 +1,7 @@
 // The state the guest starts in, checked from inside it: fds, signals and environment, from
 // daemons in unusual states (many inherited fds, fd 0 closed, a signal storm, a worker thread,
 // a preloaded library). test/credentials.privileged.test.ts covers the ordinary cases.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planGuest, spawnGuest, type Guest } from '../../lib/index.js';
 import { isLoaderVariable } from '../../lib/environment.js';
 import { testHooks } from '../../lib/launch-plan.js';
+import { runProgram } from '../support/run.js';
 import { childrenOf, FIXTURE_USERS, getent, isRoot, notRootReason, processState, uidOf } from '../support/fixtures.js';
 import {
   daemonScript,
@@ -317,12 +318,13 @@ describe.runIf(isRoot)(`the guest's environment (${notRootReason})`, () => {
   let dir = '';
   let canary = '';
   let marker = '';
-  beforeAll(() => {
+  beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'capspawn-canary-'));
     chmodSync(dir, 0o755);
     writeFileSync(join(dir, 'canary.c'), CANARY_SOURCE);
     canary = join(dir, 'canary.so');
-    execFileSync('cc', ['-shared', '-fPIC', '-O2', '-o', canary, join(dir, 'canary.c')]);
+    const cc = await runProgram('cc', ['-shared', '-fPIC', '-O2', '-o', canary, join(dir, 'canary.c')]);
+    expect(cc.status, cc.stderr).toBe(0);
     chmodSync(canary, 0o755);
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -223,10 +223,20 @@ describe.runIf(isRoot)(`load (${notRootReason})`, () => {
           return { i, v, status: parseInspection(out.stdout).status, environ: parseInspection(out.stdout).environ };
         }),
       );
+      // Each variant's ids looked up once: a getent per child (spawnSync) would hold this worker's
+      // event loop for seconds, and under the test VM's emulation past vitest's 60 s RPC timeout.
+      const expected = new Map(
+        variants.map((v) => [
+          v,
+          {
+            uid: uidOf(v.user),
+            gid: gidOf(v.primaryGroup),
+            groups: v.supplementaryGroups.map((g) => (typeof g === 'number' ? g : gidOf(g))).sort((a, b) => a - b),
+          },
+        ]),
+      );
       for (const { i, v, status, environ } of seen) {
-        const uid = uidOf(v.user);
-        const gid = gidOf(v.primaryGroup);
-        const groups = v.supplementaryGroups.map((g) => (typeof g === 'number' ? g : gidOf(g))).sort((a, b) => a - b);
+        const { uid, gid, groups } = expected.get(v)!;
         expect(environ).toContain(`INDEX=${i}`);
         expect(status.Uid).toBe(`${uid}\t${uid}\t${uid}\t${uid}`);
         expect(status.Gid).toBe(`${gid}\t${gid}\t${gid}\t${gid}`);

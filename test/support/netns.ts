@@ -1,20 +1,28 @@
 // Running capspawn's API inside a network namespace a test made (ip netns exec), as a daemon
 // in that namespace would: a fresh node that prints the result, or the error, as JSON.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { packageRoot } from './cli.js';
 
 export type ApiResult = { ok: unknown } | { error: Record<string, unknown> };
 
-/** Runs an async function body with createTap, deleteTap and readTap in scope; `wrapper` runs node under another program. */
-export function apiInNetns(netns: string, body: string, wrapper: string[] = []): ApiResult {
+const run = promisify(execFile);
+
+/**
+ * Runs an async function body with createTap, deleteTap and readTap in scope; `wrapper` runs node
+ * under another program. Asynchronous, as every helper that starts a node must be: under
+ * emulation one start takes seconds, and a test worker blocked for 60 s fails the run (vitest's
+ * fixed worker RPC timeout) although every test passed.
+ */
+export async function apiInNetns(netns: string, body: string, wrapper: string[] = []): Promise<ApiResult> {
   const code = `import { createTap, deleteTap, readTap } from './dist/index.js';
 try { console.log(JSON.stringify({ ok: (await (async () => { ${body} })()) ?? null })); }
 catch (e) { console.log(JSON.stringify({ error: { name: e.name, message: e.message, ...e } })); }`;
-  const out = execFileSync('ip', ['netns', 'exec', netns, ...wrapper, process.execPath, '--input-type=module', '-e', code], {
+  const { stdout } = await run('ip', ['netns', 'exec', netns, ...wrapper, process.execPath, '--input-type=module', '-e', code], {
     cwd: packageRoot,
     encoding: 'utf8',
   });
-  return JSON.parse(out.trim().split('\n').at(-1) as string) as ApiResult;
+  return JSON.parse(stdout.trim().split('\n').at(-1) as string) as ApiResult;
 }
 
 /**
