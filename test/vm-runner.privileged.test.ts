@@ -1,5 +1,5 @@
 // npm run test:vm must fail when a test inside the VM fails: the runner is checked with a
-// fixture that fails on purpose (test/vm-fixtures/), booted in a real VM.
+// fixture that fails on purpose (test/failing-fixtures/), booted in a real VM.
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { vmUnavailableReason } from '../scripts/vm/boot.mjs';
@@ -13,7 +13,7 @@ describe.runIf(isRoot && unavailable === undefined)(
   () => {
     it('exits non-zero and shows the failure when a test inside the VM fails', async () => {
       const child = spawn(process.execPath, [runner], {
-        env: { ...process.env, CAPSPAWN_VM_TESTS: 'test/vm-fixtures/fails-on-purpose.test.ts', CAPSPAWN_VM_TIMEOUT: '600' },
+        env: { ...process.env, CAPSPAWN_VM_TESTS: 'test/failing-fixtures/vm-fails-on-purpose.test.ts', CAPSPAWN_VM_TIMEOUT: '600' },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';

@@ -49,7 +49,7 @@ const quoted = files.map((f) => `'${f.replace(/'/g, `'\\''`)}'`).join(' ');
 // On arm64 the guest's copy of the checkout loses build/ (the host's x64 addon, which
 // node-gyp-build would try first), so the addon is the cross-built prebuild.
 const suite = `${arm64 ? 'rm -rf build && ' : ''}node node_modules/vitest/vitest.mjs run ${quoted} && node test/support/check-no-skips.mjs test-results.json`;
-const fixtures = files.some((f) => f.startsWith('test/vm-fixtures/')) ? ['CAPSPAWN_VM_FIXTURES=1'] : [];
+const fixtures = files.some((f) => f.startsWith('test/failing-fixtures/')) ? ['CAPSPAWN_FAILING_FIXTURES=1'] : [];
 const command = ['/usr/bin/env', 'CI=1', 'CAPSPAWN_REQUIRE_PRIVILEGED=1', ...fixtures, '/bin/sh', '-c', suite];
 
 const started = Date.now();

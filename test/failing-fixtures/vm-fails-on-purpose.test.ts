@@ -1,5 +1,5 @@
-// Run only by test/vm-runner.privileged.test.ts through npm run test:vm: a test that fails, so
-// the runner must exit non-zero.
+// Run only by test/vm-runner.privileged.test.ts through npm run test:vm (CAPSPAWN_FAILING_FIXTURES=1):
+// a test that fails, so the runner must exit non-zero.
 import { expect, it } from 'vitest';
 
 it('fails on purpose inside the VM', () => {
