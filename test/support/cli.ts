@@ -4,6 +4,7 @@ import { chmodSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { ProgramResult } from './run.js';
 
 export const packageRoot = fileURLToPath(new URL('../..', import.meta.url));
 export const cliPath = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
@@ -13,12 +14,8 @@ export function ensureCliBuilt(): void {
   if (!existsSync(cliPath)) execFileSync('npm', ['run', 'build'], { cwd: packageRoot, stdio: 'ignore' });
 }
 
-export interface CliResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+/** What a finished `capspawn` run gave: the same as any program's (test/support/run.ts). */
+export type CliResult = ProgramResult;
 
 export interface CliRun {
   child: ChildProcess;

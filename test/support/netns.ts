@@ -10,9 +10,7 @@ const run = promisify(execFile);
 
 /**
  * Runs an async function body with createTap, deleteTap and readTap in scope; `wrapper` runs node
- * under another program. Asynchronous, as every helper that starts a node must be: under
- * emulation one start takes seconds, and a test worker blocked for 60 s fails the run (vitest's
- * fixed worker RPC timeout) although every test passed.
+ * under another program. Asynchronous, for the reason test/support/run.ts gives.
  */
 export async function apiInNetns(netns: string, body: string, wrapper: string[] = []): Promise<ApiResult> {
   const code = `import { createTap, deleteTap, readTap } from './dist/index.js';
